@@ -135,7 +135,8 @@ public sealed class WeakenGlibcxxVersion : Task
             string temp = path + ".patching";
             File.WriteAllBytes(temp, elf);
             File.SetLastWriteTimeUtc(temp, stamp);
-            File.Move(temp, path, overwrite: true);
+            // netstandard2.0 (what inline tasks compile against) has no File.Move overwrite; Replace is atomic.
+            File.Replace(temp, path, null);
         }
         return changed;
     }
@@ -150,6 +151,14 @@ public sealed class WeakenGlibcxxVersion : Task
 
     private static int IndexOf(byte[] haystack, byte[] needle)
     {
-        return haystack.AsSpan().IndexOf(needle);
+        for (int i = 0; i + needle.Length <= haystack.Length; i++)
+        {
+            int j = 0;
+            while (j < needle.Length && haystack[i + j] == needle[j])
+                j++;
+            if (j == needle.Length)
+                return i;
+        }
+        return -1;
     }
 }

@@ -1,0 +1,66 @@
+using System.CommandLine;
+using MlNetBert.Cli.Commands;
+
+namespace MlNetBert.Cli;
+
+public static class Program
+{
+    public static int Main(string[] args)
+    {
+        var verbose = new Option<bool>("--verbose") { Description = "Show stack traces on errors.", Recursive = true };
+        var root = new RootCommand(
+            """
+            mlnetbert: fine-tune BERT models for text classification and sentence similarity, evaluate, and predict.
+
+            Example:
+              mlnetbert train --train data/sentiment-sample.tsv --epochs 3
+            """)
+        {
+            verbose,
+        };
+        root.Add(EmbedCommand.Create());
+
+        var parse = root.Parse(args);
+        if (parse.Errors.Count > 0)
+        {
+            foreach (var error in parse.Errors)
+                Console.Error.WriteLine($"error: {error.Message}");
+            Console.Error.WriteLine("Run 'mlnetbert --help' for usage.");
+            return ExitCodes.BadInput;
+        }
+        try
+        {
+            return parse.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+        }
+        catch (BadInputException ex)
+        {
+            Console.Error.WriteLine($"error: {ex.Message}");
+            if (parse.GetValue(verbose))
+                Console.Error.WriteLine(ex);
+            return ExitCodes.BadInput;
+        }
+        catch (OperationCanceledException)
+        {
+            Console.Error.WriteLine("cancelled");
+            return ExitCodes.Interrupted;
+        }
+        catch (Exception ex)
+        {
+            Console.Error.WriteLine($"internal error: {ex.GetType().Name}: {ex.Message}");
+            if (parse.GetValue(verbose))
+                Console.Error.WriteLine(ex);
+            else
+                Console.Error.WriteLine("Run again with --verbose for the stack trace.");
+            return ExitCodes.InternalError;
+        }
+    }
+}
+
+/// <summary>Process exit codes, documented in the README.</summary>
+public static class ExitCodes
+{
+    public const int Success = 0;
+    public const int InternalError = 1;
+    public const int BadInput = 2;
+    public const int Interrupted = 130;
+}
