@@ -1,0 +1,239 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using MlNetBert.Training;
+
+namespace MlNetBert.MlNet;
+
+/// <summary>Reads a block of rows' texts and scores them in one batched call.</summary>
+internal static class BlockScorer
+{
+    public static (float[][]? Probabilities, float[]? Scores) Score(BertTransformer owner, List<string> texts, List<string>? texts2)
+    {
+        var p = owner.Model.Predict(texts, texts2, owner.BatchSize);
+        return (p.Probabilities, p.Scores);
+    }
+}
+
+/// <summary>The output of <see cref="BertTransformer.Transform"/>: the input's columns plus the predictions, computed lazily in batches.</summary>
+internal sealed class BertScoredDataView : IDataView
+{
+    private readonly BertTransformer _owner;
+    private readonly IDataView _input;
+
+    public BertScoredDataView(BertTransformer owner, IDataView input, DataViewSchema schema)
+    {
+        _owner = owner;
+        _input = input;
+        Schema = schema;
+    }
+
+    public bool CanShuffle => false;
+
+    public DataViewSchema Schema { get; }
+
+    public long? GetRowCount() => _input.GetRowCount();
+
+    public DataViewRowCursor GetRowCursor(IEnumerable<DataViewSchema.Column> columnsNeeded, Random? rand = null)
+    {
+        var needed = columnsNeeded.ToList();
+        int inputCount = _input.Schema.Count;
+        bool scoring = needed.Any(c => c.Index >= inputCount);
+        var textColumns = _owner.TextColumns.Select(n => _input.Schema[n]).ToList();
+        var inputNeeded = needed.Where(c => c.Index < inputCount).Select(c => _input.Schema[c.Index]).ToList();
+        var inner = _input.GetRowCursor(inputNeeded);
+        var lookahead = scoring ? _input.GetRowCursor(textColumns) : null;
+        return new Cursor(this, inner, lookahead, textColumns, needed.Select(c => c.Index).ToHashSet());
+    }
+
+    public DataViewRowCursor[] GetRowCursorSet(IEnumerable<DataViewSchema.Column> columnsNeeded, int n, Random? rand = null) =>
+        [GetRowCursor(columnsNeeded, rand)];
+
+    private sealed class Cursor : DataViewRowCursor
+    {
+        private const int Block = 256;
+        private readonly BertScoredDataView _parent;
+        private readonly DataViewRowCursor _inner;
+        private readonly DataViewRowCursor? _lookahead;
+        private readonly ValueGetter<ReadOnlyMemory<char>>[] _textGetters;
+        private readonly HashSet<int> _active;
+        private float[][]? _probabilities;
+        private float[]? _scores;
+        private long _blockStart;
+        private int _blockCount;
+
+        public Cursor(BertScoredDataView parent, DataViewRowCursor inner, DataViewRowCursor? lookahead, List<DataViewSchema.Column> textColumns, HashSet<int> active)
+        {
+            _parent = parent;
+            _inner = inner;
+            _lookahead = lookahead;
+            _textGetters = lookahead is null ? [] : textColumns.Select(c => lookahead.GetGetter<ReadOnlyMemory<char>>(c)).ToArray();
+            _active = active;
+        }
+
+        public override DataViewSchema Schema => _parent.Schema;
+
+        public override long Position => _inner.Position;
+
+        public override long Batch => 0;
+
+        public override ValueGetter<DataViewRowId> GetIdGetter() => _inner.GetIdGetter();
+
+        public override bool IsColumnActive(DataViewSchema.Column column) => _active.Contains(column.Index);
+
+        public override bool MoveNext()
+        {
+            if (!_inner.MoveNext())
+                return false;
+            if (_lookahead is not null && Position >= _blockStart + _blockCount)
+                FillBlock();
+            return true;
+        }
+
+        private void FillBlock()
+        {
+            _blockStart = Position;
+            var texts = new List<string>(Block);
+            var texts2 = _textGetters.Length > 1 ? new List<string>(Block) : null;
+            ReadOnlyMemory<char> value = default;
+            while (texts.Count < Block && _lookahead!.MoveNext())
+            {
+                _textGetters[0](ref value);
+                texts.Add(value.ToString());
+                if (texts2 is not null)
+                {
+                    _textGetters[1](ref value);
+                    texts2.Add(value.ToString());
+                }
+            }
+            (_probabilities, _scores) = BlockScorer.Score(_parent._owner, texts, texts2);
+            _blockCount = texts.Count;
+        }
+
+        public override ValueGetter<TValue> GetGetter<TValue>(DataViewSchema.Column column)
+        {
+            int inputCount = _parent._input.Schema.Count;
+            if (column.Index < inputCount)
+                return _inner.GetGetter<TValue>(_inner.Schema[column.Index]);
+            return OutputGetters.Create<TValue>(column, _parent._owner, () => (int)(Position - _blockStart), () => _probabilities, () => _scores);
+        }
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing)
+            {
+                _inner.Dispose();
+                _lookahead?.Dispose();
+            }
+            base.Dispose(disposing);
+        }
+    }
+}
+
+/// <summary>Getters for the Score and PredictedLabel columns over a buffer of predictions.</summary>
+internal static class OutputGetters
+{
+    public static ValueGetter<TValue> Create<TValue>(DataViewSchema.Column column, BertTransformer owner, Func<int> index, Func<float[][]?> probabilities, Func<float[]?> scores)
+    {
+        Delegate getter;
+        if (owner.Model.Info.Task == BertTask.SentenceSimilarity)
+        {
+            getter = (ValueGetter<float>)((ref float v) => v = scores()![index()]);
+        }
+        else if (column.Name == owner.ScoreColumnName)
+        {
+            getter = (ValueGetter<VBuffer<float>>)((ref VBuffer<float> v) =>
+            {
+                var p = probabilities()![index()];
+                var editor = VBufferEditor.Create(ref v, p.Length);
+                p.CopyTo(editor.Values);
+                v = editor.Commit();
+            });
+        }
+        else
+        {
+            getter = (ValueGetter<uint>)((ref uint v) => v = (uint)Predictor.ArgMax(probabilities()![index()]) + 1);
+        }
+        return getter as ValueGetter<TValue>
+            ?? throw new InvalidOperationException($"column '{column.Name}' is {column.Type}, not {typeof(TValue).Name}");
+    }
+}
+
+/// <summary>Serves PredictionEngine: scores the current input row when an output column is read.</summary>
+internal sealed class BertRowMapper : IRowToRowMapper
+{
+    private readonly BertTransformer _owner;
+
+    public BertRowMapper(BertTransformer owner, DataViewSchema input, DataViewSchema output)
+    {
+        _owner = owner;
+        InputSchema = input;
+        OutputSchema = output;
+    }
+
+    public DataViewSchema InputSchema { get; }
+
+    public DataViewSchema OutputSchema { get; }
+
+    public IEnumerable<DataViewSchema.Column> GetDependencies(IEnumerable<DataViewSchema.Column> dependingColumns)
+    {
+        var deps = dependingColumns.Where(c => c.Index < InputSchema.Count).Select(c => InputSchema[c.Index]).ToList();
+        if (dependingColumns.Any(c => c.Index >= InputSchema.Count))
+            deps.AddRange(_owner.TextColumns.Select(n => InputSchema[n]));
+        return deps.Distinct();
+    }
+
+    public DataViewRow GetRow(DataViewRow input, IEnumerable<DataViewSchema.Column> activeColumns) =>
+        new Row(this, input, activeColumns.Select(c => c.Index).ToHashSet());
+
+    private sealed class Row : DataViewRow
+    {
+        private readonly BertRowMapper _mapper;
+        private readonly DataViewRow _input;
+        private readonly HashSet<int> _active;
+        private readonly ValueGetter<ReadOnlyMemory<char>>[] _text;
+        private long _scoredPosition = -1;
+        private float[][]? _probabilities;
+        private float[]? _scores;
+
+        public Row(BertRowMapper mapper, DataViewRow input, HashSet<int> active)
+        {
+            _mapper = mapper;
+            _input = input;
+            _active = active;
+            _text = mapper._owner.TextColumns.Select(n => input.GetGetter<ReadOnlyMemory<char>>(input.Schema[n])).ToArray();
+        }
+
+        public override DataViewSchema Schema => _mapper.OutputSchema;
+
+        public override long Position => _input.Position;
+
+        public override long Batch => _input.Batch;
+
+        public override ValueGetter<DataViewRowId> GetIdGetter() => _input.GetIdGetter();
+
+        public override bool IsColumnActive(DataViewSchema.Column column) => _active.Contains(column.Index);
+
+        public override ValueGetter<TValue> GetGetter<TValue>(DataViewSchema.Column column)
+        {
+            if (column.Index < _mapper.InputSchema.Count)
+                return _input.GetGetter<TValue>(_input.Schema[column.Index]);
+            return OutputGetters.Create<TValue>(column, _mapper._owner, () => { Ensure(); return 0; }, () => _probabilities, () => _scores);
+        }
+
+        private void Ensure()
+        {
+            if (_scoredPosition == _input.Position && _scoredPosition >= 0)
+                return;
+            ReadOnlyMemory<char> a = default, b = default;
+            _text[0](ref a);
+            List<string>? second = null;
+            if (_text.Length > 1)
+            {
+                _text[1](ref b);
+                second = [b.ToString()];
+            }
+            (_probabilities, _scores) = BlockScorer.Score(_mapper._owner, [a.ToString()], second);
+            _scoredPosition = _input.Position;
+        }
+    }
+}

@@ -1,0 +1,104 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using MlNetBert.Training;
+
+namespace MlNetBert.MlNet;
+
+/// <summary>
+/// A fine-tuned BERT model as an ML.NET transformer. <see cref="Transform"/> scores rows lazily in length-sorted
+/// batches; <see cref="GetRowToRowMapper"/> serves <c>PredictionEngine</c>. Classification adds <c>Score</c>
+/// (probabilities, one per label) and <c>PredictedLabel</c> (a key with the label names); similarity adds
+/// <c>Score</c> on the label's scale.
+/// </summary>
+public sealed class BertTransformer : ITransformer, IDisposable
+{
+    private readonly MLContext _mlContext;
+
+    internal BertTransformer(MLContext mlContext, BertTaskModel model, BertTrainingOptions options)
+    {
+        _mlContext = mlContext;
+        Model = model;
+        ScoreColumnName = options.ScoreColumnName;
+        PredictedLabelColumnName = options.PredictedLabelColumnName;
+    }
+
+    /// <summary>The underlying model: predict directly, export it, or look at the training history.</summary>
+    public BertTaskModel Model { get; }
+
+    public string ScoreColumnName { get; }
+
+    public string PredictedLabelColumnName { get; }
+
+    /// <summary>Rows scored per forward pass inside <see cref="Transform"/>.</summary>
+    public int BatchSize { get; init; } = 64;
+
+    public bool IsRowToRowMapper => true;
+
+    public DataViewSchema GetOutputSchema(DataViewSchema inputSchema)
+    {
+        CheckInput(inputSchema);
+        var builder = new DataViewSchema.Builder();
+        builder.AddColumns(inputSchema);
+        AddOutputColumns(builder, Model.Info.Task, ScoreColumnName, PredictedLabelColumnName, Model.Info.Labels.Count, Model.Info.Labels);
+        return builder.ToSchema();
+    }
+
+    public IDataView Transform(IDataView input) => new BertScoredDataView(this, input, GetOutputSchema(input.Schema));
+
+    public IRowToRowMapper GetRowToRowMapper(DataViewSchema inputSchema) => new BertRowMapper(this, inputSchema, GetOutputSchema(inputSchema));
+
+    /// <summary>
+    /// ML.NET 5.0.1 keeps the API for saving custom transformers into its model .zip internal (ModelSaveContext,
+    /// LoadableClassAttribute), so this transformer saves itself: use <see cref="SaveTo"/> and
+    /// <c>mlContext.Model.LoadBertModel(path)</c>, or export it to ONNX.
+    /// </summary>
+    void ICanSaveModel.Save(ModelSaveContext ctx) =>
+        throw new NotSupportedException(
+            "ML.NET 5.0.1 has no public API for saving third-party transformers in mlContext.Model.Save. " +
+            "Save MlNetBert models with transformer.SaveTo(path) and load them with mlContext.Model.LoadBertModel(path).");
+
+    /// <summary>Saves the model (weights, config, vocabulary, task) to one file, atomically.</summary>
+    public void SaveTo(string path) => Model.Save(path);
+
+    /// <summary>Loads a model saved with <see cref="SaveTo"/>.</summary>
+    public static BertTransformer Load(MLContext mlContext, string path)
+    {
+        var model = BertTaskModel.Load(path);
+        return new BertTransformer(mlContext, model, new BertTrainingOptions());
+    }
+
+    public void Dispose() => Model.Dispose();
+
+    internal IReadOnlyList<string> TextColumns =>
+        Model.Info.Text2Column is { } t2 ? [Model.Info.TextColumn, t2] : [Model.Info.TextColumn];
+
+    private void CheckInput(DataViewSchema schema)
+    {
+        foreach (var name in TextColumns)
+        {
+            var column = schema.GetColumnOrNull(name)
+                ?? throw new BadInputException($"text column '{name}' not found in the input (columns: {string.Join(", ", schema.Select(c => c.Name))})");
+            if (column.Type is not TextDataViewType)
+                throw new BadInputException($"text column '{name}' must be a string (Text), found {column.Type}");
+        }
+    }
+
+    internal static void AddOutputColumns(DataViewSchema.Builder builder, BertTask task, BertTrainingOptions options, int labelCount, IReadOnlyList<string>? labelNames) =>
+        AddOutputColumns(builder, task, options.ScoreColumnName, options.PredictedLabelColumnName, labelCount, labelNames);
+
+    private static void AddOutputColumns(DataViewSchema.Builder builder, BertTask task, string score, string predicted, int labelCount, IReadOnlyList<string>? labelNames)
+    {
+        if (task == BertTask.SentenceSimilarity)
+        {
+            builder.AddColumn(score, NumberDataViewType.Single);
+            return;
+        }
+        var names = labelNames ?? Enumerable.Range(0, labelCount).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToList();
+        var slotNames = new DataViewSchema.Annotations.Builder();
+        MlNetSchema.AddTextVector(slotNames, "SlotNames", names);
+        builder.AddColumn(score, new VectorDataViewType(NumberDataViewType.Single, names.Count), slotNames.ToAnnotations());
+        var keyValues = new DataViewSchema.Annotations.Builder();
+        MlNetSchema.AddTextVector(keyValues, "KeyValues", names);
+        builder.AddColumn(predicted, new KeyDataViewType(typeof(uint), names.Count), keyValues.ToAnnotations());
+    }
+}

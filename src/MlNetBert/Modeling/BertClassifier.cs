@@ -1,0 +1,69 @@
+using MlNetBert.Checkpoints;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace MlNetBert.Modeling;
+
+/// <summary>How the head reads the encoder's last hidden state.</summary>
+public enum Pooling
+{
+    /// <summary>The [CLS] vector (position 0), as BERT's own classifiers do.</summary>
+    Cls,
+
+    /// <summary>The mean over real tokens (attention mask 1), as sentence-transformers do.</summary>
+    Mean,
+}
+
+/// <summary>
+/// A BERT encoder with a linear head: class logits for classification, one output for similarity.
+/// Parameters are named <c>bert.*</c> (HuggingFace names below it) and <c>classifier.weight</c>/<c>classifier.bias</c>.
+/// </summary>
+public sealed class BertClassifier : nn.Module
+{
+#pragma warning disable IDE1006
+    private readonly BertModel bert;
+    private readonly Linear classifier;
+#pragma warning restore IDE1006
+    private readonly double _dropout;
+
+    public BertClassifier(BertConfig config, int outputs, Pooling pooling)
+        : base(nameof(BertClassifier))
+    {
+        bert = new BertModel(config);
+        classifier = nn.Linear(config.HiddenSize, outputs);
+        _dropout = config.HiddenDropoutProb;
+        Pooling = pooling;
+        Outputs = outputs;
+        // HuggingFace's initialisation of a new head: N(0, 0.02) weights, zero bias. Seeded by the caller.
+        using (no_grad())
+        {
+            nn.init.normal_(classifier.weight, 0.0, config.InitializerRange);
+            nn.init.zeros_(classifier.bias!);
+        }
+        RegisterComponents();
+    }
+
+    public BertModel Bert => bert;
+
+    public Linear Head => classifier;
+
+    public Pooling Pooling { get; }
+
+    public int Outputs { get; }
+
+    /// <summary>Logits [batch, outputs].</summary>
+    public Tensor Forward(Tensor inputIds, Tensor attentionMask, Tensor tokenTypeIds)
+    {
+        var last = bert.Forward(inputIds, attentionMask, tokenTypeIds)[^1];
+        return classifier.forward(nn.functional.dropout(Pool(last, attentionMask, Pooling), _dropout, training));
+    }
+
+    /// <summary>[batch, length, hidden] → [batch, hidden].</summary>
+    public static Tensor Pool(Tensor hidden, Tensor attentionMask, Pooling pooling)
+    {
+        if (pooling == Pooling.Cls)
+            return hidden[.., 0, ..];
+        var mask = attentionMask.unsqueeze(-1).to_type(hidden.dtype);
+        return (hidden * mask).sum(1) / mask.sum(1).clamp_min(1e-9);
+    }
+}

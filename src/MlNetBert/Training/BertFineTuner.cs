@@ -1,0 +1,281 @@
+using System.Diagnostics;
+using MlNetBert.Modeling;
+using MlNetBert.Tokenization;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace MlNetBert.Training;
+
+/// <summary>
+/// The fine-tuning loop shared by every task: length-grouped batches with dynamic padding, AdamW with decoupled
+/// weight decay (none on biases and LayerNorm, frozen parameters left out), linear warmup then linear decay,
+/// gradient clipping and accumulation, validation after each epoch with early stopping, and progress reports.
+/// Every step runs inside a dispose scope, so native memory stays flat.
+/// </summary>
+public sealed class BertFineTuner
+{
+    private readonly BertTrainingOptions _options;
+    private readonly BertTask _task;
+
+    public BertFineTuner(BertTrainingOptions options, BertTask task)
+    {
+        options.Validate();
+        _options = options;
+        _task = task;
+    }
+
+    /// <summary>The name of the metric validation reports (higher is better).</summary>
+    public string ValidationMetricName => _task == BertTask.SentenceSimilarity ? "spearman" : "accuracy";
+
+    /// <summary>Trains <paramref name="model"/> in place and returns what happened.</summary>
+    public TrainingHistory Train(BertClassifier model, IReadOnlyList<TrainingExample> train, IReadOnlyList<TrainingExample>? valid)
+    {
+        var o = _options;
+        if (o.Threads is int threads)
+            set_num_threads(threads);
+        var rng = new Random(o.Seed);
+        manual_seed(o.Seed);
+
+        var (groups, trainable, total) = BuildParameterGroups(model);
+        using var optimizer = optim.AdamW(groups.Select(g => g.Group), o.LearningRate, 0.9, 0.999, 1e-8, o.WeightDecay);
+
+        int batchesPerEpoch = (train.Count + o.BatchSize - 1) / o.BatchSize;
+        int stepsPerEpoch = (batchesPerEpoch + o.GradientAccumulationSteps - 1) / o.GradientAccumulationSteps;
+        int totalSteps = stepsPerEpoch * o.Epochs;
+        int warmupSteps = (int)Math.Round(o.WarmupRatio * totalSteps);
+
+        var epochs = new List<EpochRecord>();
+        var steps = new List<StepRecord>();
+        var clock = Stopwatch.StartNew();
+        double best = double.NegativeInfinity;
+        int bestEpoch = 0, sinceBest = 0, step = 0;
+        long samplesSeen = 0, realTokens = 0, paddedTokens = 0;
+        Dictionary<string, Tensor>? bestState = null;
+        var trainableParameters = groups.SelectMany(g => g.Group.Parameters).ToList();
+
+        try
+        {
+            for (int epoch = 1; epoch <= o.Epochs; epoch++)
+            {
+                model.train();
+                var epochClock = Stopwatch.StartNew();
+                double lossSum = 0;
+                int lossCount = 0;
+                var batches = LengthGroupedBatches(train, o.BatchSize, rng);
+                for (int b = 0; b < batches.Count; b++)
+                {
+                    o.CancellationToken.ThrowIfCancellationRequested();
+                    using (var scope = NewDisposeScope())
+                    {
+                        var rows = batches[b];
+                        var (ids, mask, types, encoded) = ToTensors(rows.Select(i => train[i].Input).ToList());
+                        realTokens += encoded.RealTokens;
+                        paddedTokens += (long)encoded.BatchSize * encoded.SequenceLength;
+                        var logits = model.Forward(ids, mask, types);
+                        Tensor loss = _task == BertTask.SentenceSimilarity
+                            ? nn.functional.mse_loss(logits.squeeze(-1), tensor(rows.Select(i => train[i].Target).ToArray()))
+                            : nn.functional.cross_entropy(logits, tensor(rows.Select(i => (long)train[i].Label).ToArray()));
+                        (o.GradientAccumulationSteps > 1 ? loss / o.GradientAccumulationSteps : loss).backward();
+                        double lossValue = loss.item<float>();
+                        lossSum += lossValue * rows.Length;
+                        lossCount += rows.Length;
+                        samplesSeen += rows.Length;
+
+                        bool stepNow = (b + 1) % o.GradientAccumulationSteps == 0 || b == batches.Count - 1;
+                        if (!stepNow)
+                            continue;
+                        if (o.MaxGradNorm > 0)
+                            nn.utils.clip_grad_norm_(trainableParameters, o.MaxGradNorm);
+                        double lr = ScheduledRate(step, warmupSteps, totalSteps, o.LearningRate);
+                        foreach (var (group, multiplier) in groups)
+                            group.LearningRate = lr * multiplier;
+                        optimizer.step();
+                        optimizer.zero_grad();
+                        step++;
+
+                        double rate = samplesSeen / clock.Elapsed.TotalSeconds;
+                        var remaining = TimeSpan.FromSeconds((totalSteps - step) * clock.Elapsed.TotalSeconds / step);
+                        steps.Add(new StepRecord(step, epoch, lossValue, lr, rate));
+                        o.Progress?.Report(new TrainingProgress(epoch, o.Epochs, step, totalSteps, lossValue, lr, rate, clock.Elapsed, remaining));
+                    }
+                }
+
+                double? metric = null, validLoss = null;
+                if (valid is { Count: > 0 })
+                {
+                    (metric, validLoss) = Validate(model, valid);
+                    if (metric > best)
+                    {
+                        best = metric.Value;
+                        bestEpoch = epoch;
+                        sinceBest = 0;
+                        if (o.RestoreBestWeights && epoch < o.Epochs)
+                            bestState = Snapshot(model, bestState);
+                    }
+                    else
+                    {
+                        sinceBest++;
+                    }
+                }
+                else
+                {
+                    bestEpoch = epoch;
+                }
+                var record = new EpochRecord(epoch, lossSum / Math.Max(1, lossCount), metric, validLoss, epochClock.Elapsed,
+                    lossCount / epochClock.Elapsed.TotalSeconds);
+                epochs.Add(record);
+                o.Progress?.Report(new TrainingProgress(epoch, o.Epochs, step, totalSteps, record.TrainLoss, 0, record.SamplesPerSecond,
+                    clock.Elapsed, TimeSpan.FromSeconds((o.Epochs - epoch) * epochClock.Elapsed.TotalSeconds), EndOfEpoch: true, metric, ValidationMetricName));
+                if (o.EarlyStoppingPatience > 0 && sinceBest >= o.EarlyStoppingPatience)
+                    break;
+            }
+
+            // Restore the best epoch's weights when a later epoch was worse.
+            if (bestState is not null && bestEpoch != epochs[^1].Epoch)
+            {
+                using var noGrad = no_grad();
+                foreach (var (name, p) in model.named_parameters())
+                    p.copy_(bestState[name]);
+            }
+        }
+        finally
+        {
+            if (bestState is not null)
+                foreach (var t in bestState.Values)
+                    t.Dispose();
+        }
+        model.eval();
+        return new TrainingHistory(epochs, steps, bestEpoch, ValidationMetricName, clock.Elapsed, samplesSeen / clock.Elapsed.TotalSeconds,
+            trainable, total, realTokens, paddedTokens);
+    }
+
+    /// <summary>Linear warmup from 0 to the peak, then linear decay to 0 at the last step.</summary>
+    public static double ScheduledRate(int step, int warmupSteps, int totalSteps, double peak)
+    {
+        if (step < warmupSteps)
+            return peak * (step + 1) / warmupSteps;
+        return peak * Math.Max(0.0, (double)(totalSteps - step) / Math.Max(1, totalSteps - warmupSteps));
+    }
+
+    /// <summary>
+    /// Shuffles, cuts the data into chunks of 50 batches, sorts each chunk by length, cuts batches and shuffles the
+    /// batch order: batches hold similar lengths (little padding) while order stays random. Seeded by <paramref name="rng"/>.
+    /// </summary>
+    public static List<int[]> LengthGroupedBatches(IReadOnlyList<TrainingExample> data, int batchSize, Random rng)
+    {
+        var order = Enumerable.Range(0, data.Count).ToArray();
+        rng.Shuffle(order);
+        int chunk = batchSize * 50;
+        var batches = new List<int[]>();
+        for (int start = 0; start < order.Length; start += chunk)
+        {
+            var sorted = order.AsSpan(start, Math.Min(chunk, order.Length - start)).ToArray();
+            Array.Sort(sorted, (a, b) => data[a].Input.Length.CompareTo(data[b].Input.Length));
+            for (int s = 0; s < sorted.Length; s += batchSize)
+                batches.Add(sorted.AsSpan(s, Math.Min(batchSize, sorted.Length - s)).ToArray());
+        }
+        var shuffled = batches.ToArray();
+        rng.Shuffle(shuffled);
+        return [.. shuffled];
+    }
+
+    internal static (Tensor Ids, Tensor Mask, Tensor Types, EncodedBatch Batch) ToTensors(IReadOnlyList<EncodedText> rows)
+    {
+        int length = rows.Max(r => r.Length);
+        var batch = PadRows(rows, length);
+        long[] shape = [batch.BatchSize, batch.SequenceLength];
+        return (tensor(batch.InputIds, shape), tensor(batch.AttentionMask, shape), tensor(batch.TokenTypeIds, shape), batch);
+    }
+
+    private static EncodedBatch PadRows(IReadOnlyList<EncodedText> rows, int length)
+    {
+        int n = rows.Count;
+        var ids = new long[n * length];
+        var mask = new long[n * length];
+        var types = new long[n * length];
+        for (int r = 0; r < n; r++)
+        {
+            var row = rows[r];
+            for (int t = 0; t < row.Length; t++)
+            {
+                ids[r * length + t] = row.InputIds[t];
+                mask[r * length + t] = 1;
+                types[r * length + t] = row.TokenTypeIds[t];
+            }
+        }
+        return new EncodedBatch(ids, mask, types, n, length);
+    }
+
+    /// <summary>Validation: accuracy (classification) or Spearman (similarity), and the mean loss.</summary>
+    private (double Metric, double Loss) Validate(BertClassifier model, IReadOnlyList<TrainingExample> valid)
+    {
+        var outputs = Predictor.Logits(model, valid.Select(v => v.Input).ToList(), 64);
+        if (_task == BertTask.SentenceSimilarity)
+        {
+            var predicted = outputs.Select(o => o[0]).ToArray();
+            var truth = valid.Select(v => v.Target).ToArray();
+            double mse = predicted.Zip(truth, (p, t) => (double)(p - t) * (p - t)).Average();
+            return (Evaluation.RegressionMetrics.Compute(truth, predicted).Spearman, mse);
+        }
+        int correct = 0;
+        double nll = 0;
+        for (int i = 0; i < valid.Count; i++)
+        {
+            var p = Predictor.Softmax(outputs[i]);
+            if (Predictor.ArgMax(p) == valid[i].Label)
+                correct++;
+            nll -= Math.Log(Math.Max(p[valid[i].Label], 1e-15));
+        }
+        return ((double)correct / valid.Count, nll / valid.Count);
+    }
+
+    private (List<(AdamW.ParamGroup Group, double Multiplier)> Groups, long Trainable, long Total) BuildParameterGroups(BertClassifier model)
+    {
+        var o = _options;
+        int layers = model.Bert.Config.NumHiddenLayers;
+        var buckets = new SortedDictionary<(double Multiplier, bool Decay), List<Parameter>>();
+        long trainable = 0, total = 0;
+        foreach (var (name, p) in model.named_parameters())
+        {
+            total += p.numel();
+            bool isEncoder = name.StartsWith("bert.", StringComparison.Ordinal);
+            string encoderName = isEncoder ? name["bert.".Length..] : name;
+            if (isEncoder && o.Freeze.IsFrozen(encoderName))
+            {
+                p.requires_grad = false;
+                continue;
+            }
+            p.requires_grad = true;
+            trainable += p.numel();
+            bool decay = !(name.EndsWith(".bias", StringComparison.Ordinal) || name.Contains("LayerNorm", StringComparison.Ordinal));
+            double multiplier = 1.0;
+            if (o.LayerwiseLearningRateDecay < 1.0 && isEncoder)
+            {
+                int depth = encoderName.StartsWith("embeddings.", StringComparison.Ordinal) ? 0
+                    : encoderName.StartsWith("encoder.layer.", StringComparison.Ordinal)
+                        ? int.Parse(encoderName.Split('.')[2], System.Globalization.CultureInfo.InvariantCulture) + 1
+                        : layers + 1; // pooler
+                multiplier = Math.Pow(o.LayerwiseLearningRateDecay, layers + 1 - depth);
+            }
+            if (!buckets.TryGetValue((multiplier, decay), out var list))
+                buckets[(multiplier, decay)] = list = [];
+            list.Add(p);
+        }
+        var groups = buckets.Select(kv => (new AdamW.ParamGroup(kv.Value, o.LearningRate * kv.Key.Multiplier, 0.9, 0.999, 1e-8,
+            kv.Key.Decay ? o.WeightDecay : 0.0, false, false), kv.Key.Multiplier)).ToList();
+        return (groups, trainable, total);
+    }
+
+    private static Dictionary<string, Tensor> Snapshot(BertClassifier model, Dictionary<string, Tensor>? previous)
+    {
+        if (previous is not null)
+            foreach (var t in previous.Values)
+                t.Dispose();
+        var state = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+        using var noGrad = no_grad();
+        foreach (var (name, p) in model.named_parameters())
+            state[name] = p.detach().clone().MoveToOuterDisposeScope();
+        return state;
+    }
+}

@@ -1,0 +1,185 @@
+using MlNetBert.Checkpoints;
+using MlNetBert.Modeling;
+
+namespace MlNetBert.Training;
+
+/// <summary>
+/// Options for fine-tuning a BERT checkpoint. The defaults are the ones measured to work (see docs/benchmarks.md):
+/// AdamW at 2e-5 with 10% linear warmup then linear decay, weight decay 0.01 except on biases and LayerNorm,
+/// gradient clipping at 1.0, batch 32, 3 epochs, sequences up to 128 tokens.
+/// </summary>
+public sealed record BertTrainingOptions
+{
+    /// <summary>Column with the (first) text. Default "Text".</summary>
+    public string TextColumnName { get; init; } = "Text";
+
+    /// <summary>Column with the second text of a pair (paraphrase, entailment, similarity); null for single texts.</summary>
+    public string? Text2ColumnName { get; init; }
+
+    /// <summary>Label column: a key type for classification (use MapValueToKey), Single for similarity. Default "Label".</summary>
+    public string LabelColumnName { get; init; } = "Label";
+
+    /// <summary>Output column with the probabilities (classification) or the predicted score (similarity). Default "Score".</summary>
+    public string ScoreColumnName { get; init; } = "Score";
+
+    /// <summary>Output column with the predicted key (classification). Default "PredictedLabel".</summary>
+    public string PredictedLabelColumnName { get; init; } = "PredictedLabel";
+
+    /// <summary>A built-in checkpoint name (minilm-l6, arctic-xs) or a HuggingFace BERT folder. Default minilm-l6.</summary>
+    public string Checkpoint { get; init; } = CheckpointStore.DefaultName;
+
+    /// <summary>Longer inputs are truncated to this many tokens (pairs: longest first). Default 128.</summary>
+    public int MaxSequenceLength { get; init; } = 128;
+
+    /// <summary>Examples per optimizer step (before accumulation). Default 32.</summary>
+    public int BatchSize { get; init; } = 32;
+
+    /// <summary>Passes over the training data. Default 3.</summary>
+    public int Epochs { get; init; } = 3;
+
+    /// <summary>Peak learning rate of AdamW. Default 2e-5.</summary>
+    public double LearningRate { get; init; } = 2e-5;
+
+    /// <summary>Fraction of all steps spent warming the learning rate up linearly from 0; then it decays linearly to 0. Default 0.1.</summary>
+    public double WarmupRatio { get; init; } = 0.1;
+
+    /// <summary>Decoupled weight decay (AdamW), not applied to biases and LayerNorm parameters. Default 0.01.</summary>
+    public double WeightDecay { get; init; } = 0.01;
+
+    /// <summary>Gradients are clipped to this global L2 norm; 0 turns clipping off. Default 1.0.</summary>
+    public double MaxGradNorm { get; init; } = 1.0;
+
+    /// <summary>Batches whose gradients are summed before one optimizer step. Default 1.</summary>
+    public int GradientAccumulationSteps { get; init; } = 1;
+
+    /// <summary>Seeds weight initialisation, dropout and batch order; the same seed gives bit-identical results on CPU. Default 42.</summary>
+    public int Seed { get; init; } = 42;
+
+    /// <summary>What the head reads: the [CLS] vector or the mean of the tokens. Default [CLS].</summary>
+    public Pooling Pooling { get; init; } = Pooling.Cls;
+
+    /// <summary>Which pretrained parameters stay fixed. Default: none (full fine-tuning).</summary>
+    public FreezeSpec Freeze { get; init; } = FreezeSpec.None;
+
+    /// <summary>Layer-wise learning-rate decay: layer i gets lr * decay^(L - i), embeddings decay^(L+1). 1 (default) turns it off.</summary>
+    public double LayerwiseLearningRateDecay { get; init; } = 1.0;
+
+    /// <summary>Optional validation data, scored after each epoch.</summary>
+    public Microsoft.ML.IDataView? ValidationSet { get; init; }
+
+    /// <summary>Stop after this many epochs without improvement on the validation set; 0 (default) never stops early.</summary>
+    public int EarlyStoppingPatience { get; init; }
+
+    /// <summary>With a validation set, keep the weights of the best epoch rather than the last. Default true.</summary>
+    public bool RestoreBestWeights { get; init; } = true;
+
+    /// <summary>Receives progress after every optimizer step and at the end of each epoch.</summary>
+    public IProgress<TrainingProgress>? Progress { get; init; }
+
+    /// <summary>Stops training at the next step boundary.</summary>
+    public CancellationToken CancellationToken { get; init; }
+
+    /// <summary>Torch CPU threads; null keeps TorchSharp's default (one per core).</summary>
+    public int? Threads { get; init; }
+
+    /// <summary>Checks every option once, with messages that say what would be right.</summary>
+    public void Validate()
+    {
+        static void Check(bool ok, string name, object value, string expected)
+        {
+            if (!ok)
+                throw new BadInputException($"option {name} = {value} is invalid: expected {expected}");
+        }
+        Check(MaxSequenceLength is >= 8 and <= 512, nameof(MaxSequenceLength), MaxSequenceLength, "8 to 512");
+        Check(BatchSize >= 1, nameof(BatchSize), BatchSize, "at least 1");
+        Check(Epochs >= 1, nameof(Epochs), Epochs, "at least 1");
+        Check(LearningRate > 0 && LearningRate < 1, nameof(LearningRate), LearningRate, "a positive number below 1 (typical: 2e-5 to 1e-4)");
+        Check(WarmupRatio is >= 0 and < 1, nameof(WarmupRatio), WarmupRatio, "0 to 1");
+        Check(WeightDecay >= 0, nameof(WeightDecay), WeightDecay, "0 or more");
+        Check(MaxGradNorm >= 0, nameof(MaxGradNorm), MaxGradNorm, "0 (off) or more");
+        Check(GradientAccumulationSteps >= 1, nameof(GradientAccumulationSteps), GradientAccumulationSteps, "at least 1");
+        Check(LayerwiseLearningRateDecay is > 0 and <= 1, nameof(LayerwiseLearningRateDecay), LayerwiseLearningRateDecay, "in (0, 1]; 1 is off");
+        Check(EarlyStoppingPatience >= 0, nameof(EarlyStoppingPatience), EarlyStoppingPatience, "0 (off) or more");
+        Check(Threads is null or >= 1, nameof(Threads), Threads ?? 0, "at least 1");
+    }
+}
+
+/// <summary>What to freeze: nothing, the embeddings, the embeddings and the bottom k layers, or the whole encoder (head only).</summary>
+public readonly record struct FreezeSpec(FreezeKind Kind, int Layers = 0)
+{
+    public static FreezeSpec None => new(FreezeKind.None);
+
+    public static FreezeSpec Embeddings => new(FreezeKind.Embeddings);
+
+    public static FreezeSpec Encoder => new(FreezeKind.Encoder);
+
+    public static FreezeSpec Bottom(int layers) => new(FreezeKind.BottomLayers, layers);
+
+    /// <summary>Parses none, embeddings, bottom:K, encoder (also head-only).</summary>
+    public static FreezeSpec Parse(string text)
+    {
+        string t = text.Trim().ToLowerInvariant();
+        if (t is "none" or "")
+            return None;
+        if (t == "embeddings")
+            return Embeddings;
+        if (t is "encoder" or "head-only")
+            return Encoder;
+        if (t.StartsWith("bottom:", StringComparison.Ordinal) && int.TryParse(t["bottom:".Length..], out int k) && k >= 0)
+            return Bottom(k);
+        throw new BadInputException($"freeze '{text}' is not understood: expected none, embeddings, bottom:K (embeddings and the first K layers) or encoder (head only)");
+    }
+
+    /// <summary>True when the parameter (HuggingFace name under the encoder) stays fixed.</summary>
+    public bool IsFrozen(string encoderParameterName)
+    {
+        switch (Kind)
+        {
+            case FreezeKind.None:
+                return false;
+            case FreezeKind.Encoder:
+                return true;
+            case FreezeKind.Embeddings:
+                return encoderParameterName.StartsWith("embeddings.", StringComparison.Ordinal);
+            default:
+                if (encoderParameterName.StartsWith("embeddings.", StringComparison.Ordinal))
+                    return true;
+                const string prefix = "encoder.layer.";
+                if (!encoderParameterName.StartsWith(prefix, StringComparison.Ordinal))
+                    return false;
+                int end = encoderParameterName.IndexOf('.', prefix.Length);
+                return int.Parse(encoderParameterName.AsSpan(prefix.Length, end - prefix.Length), System.Globalization.CultureInfo.InvariantCulture) < Layers;
+        }
+    }
+
+    public override string ToString() => Kind switch
+    {
+        FreezeKind.None => "none",
+        FreezeKind.Embeddings => "embeddings",
+        FreezeKind.Encoder => "encoder",
+        _ => $"bottom:{Layers}",
+    };
+}
+
+public enum FreezeKind
+{
+    None,
+    Embeddings,
+    BottomLayers,
+    Encoder,
+}
+
+/// <summary>A snapshot of training, reported after each optimizer step and each epoch.</summary>
+public sealed record TrainingProgress(
+    int Epoch,
+    int Epochs,
+    int Step,
+    int TotalSteps,
+    double Loss,
+    double LearningRate,
+    double SamplesPerSecond,
+    TimeSpan Elapsed,
+    TimeSpan EstimatedRemaining,
+    bool EndOfEpoch = false,
+    double? ValidationMetric = null,
+    string? ValidationMetricName = null);

@@ -1,0 +1,50 @@
+using MlNetBert.Modeling;
+using MlNetBert.Tokenization;
+using static TorchSharp.torch;
+
+namespace MlNetBert.Training;
+
+/// <summary>Batched inference with a TorchSharp model: rows sorted by length, padded per batch, results in input order.</summary>
+public static class Predictor
+{
+    /// <summary>Raw head outputs (logits, or the unscaled similarity output) for each row, in input order.</summary>
+    public static float[][] Logits(BertClassifier model, IReadOnlyList<EncodedText> rows, int batchSize = 64)
+    {
+        var result = new float[rows.Count][];
+        var order = Enumerable.Range(0, rows.Count).OrderBy(i => rows[i].Length).ToArray();
+        bool wasTraining = model.training;
+        model.eval();
+        using var noGrad = no_grad();
+        for (int start = 0; start < order.Length; start += batchSize)
+        {
+            using var scope = NewDisposeScope();
+            var slice = order.AsSpan(start, Math.Min(batchSize, order.Length - start)).ToArray();
+            var (ids, mask, types, _) = BertFineTuner.ToTensors(slice.Select(i => rows[i]).ToList());
+            var logits = model.Forward(ids, mask, types).contiguous();
+            var data = logits.data<float>().ToArray();
+            int width = (int)logits.shape[1];
+            for (int r = 0; r < slice.Length; r++)
+                result[slice[r]] = data.AsSpan(r * width, width).ToArray();
+        }
+        if (wasTraining)
+            model.train();
+        return result;
+    }
+
+    public static float[] Softmax(float[] logits)
+    {
+        float max = logits.Max();
+        var e = logits.Select(l => MathF.Exp(l - max)).ToArray();
+        float sum = e.Sum();
+        return e.Select(v => v / sum).ToArray();
+    }
+
+    public static int ArgMax(float[] values)
+    {
+        int best = 0;
+        for (int i = 1; i < values.Length; i++)
+            if (values[i] > values[best])
+                best = i;
+        return best;
+    }
+}

@@ -1,0 +1,33 @@
+using MlNetBert.Tokenization;
+
+namespace MlNetBert.Training;
+
+/// <summary>What the model learns: one label per text (or pair) or one score per pair.</summary>
+public enum BertTask
+{
+    TextClassification,
+    PairClassification,
+    SentenceSimilarity,
+}
+
+/// <summary>One encoded training row: a class index for classification, a target (already scaled to 0..1) for similarity.</summary>
+public readonly record struct TrainingExample(EncodedText Input, int Label, float Target);
+
+/// <summary>Metrics of one epoch.</summary>
+public sealed record EpochRecord(int Epoch, double TrainLoss, double? ValidationMetric, double? ValidationLoss, TimeSpan Duration, double SamplesPerSecond);
+
+/// <summary>One optimizer step, for log.csv.</summary>
+public sealed record StepRecord(int Step, int Epoch, double Loss, double LearningRate, double SamplesPerSecond);
+
+/// <summary>What happened during training.</summary>
+public sealed record TrainingHistory(
+    IReadOnlyList<EpochRecord> Epochs,
+    IReadOnlyList<StepRecord> Steps,
+    int BestEpoch,
+    string ValidationMetricName,
+    TimeSpan TrainingTime,
+    double SamplesPerSecond,
+    long TrainableParameters,
+    long TotalParameters,
+    long RealTokens,
+    long PaddedTokens);
