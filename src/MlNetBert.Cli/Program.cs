@@ -18,6 +18,7 @@ public static class Program
         {
             verbose,
         };
+        root.Add(TrainCommand.Create());
         root.Add(EmbedCommand.Create());
 
         var parse = root.Parse(args);

@@ -50,7 +50,7 @@ public sealed class TextClassificationTrainingTests
             .Append(_ml.MulticlassClassification.Trainers.BertTextClassification(options))
             .Append(_ml.Transforms.Conversion.MapKeyToValue("PredictedLabel"));
         _model = pipeline.Fit(_ml.Data.LoadFromEnumerable(train));
-        _bert = ((TransformerChain<ITransformer>)_model).OfType<BertTransformer>().Single();
+        _bert = ((IEnumerable<ITransformer>)_model).OfType<BertTransformer>().Single();
 
         // The same network with its head as initialised (no training): the bar must be well above it.
         var checkpoint = new MlNetBert.Checkpoints.CheckpointStore().Resolve("minilm-l6");

@@ -137,13 +137,18 @@ internal static class OutputGetters
         Delegate getter;
         if (owner.Model.Info.Task == BertTask.SentenceSimilarity)
         {
-            getter = (ValueGetter<float>)((ref float v) => v = scores()![index()]);
+            getter = (ValueGetter<float>)((ref float v) =>
+            {
+                int i = index(); // first: it may score the row
+                v = scores()![i];
+            });
         }
         else if (column.Name == owner.ScoreColumnName)
         {
             getter = (ValueGetter<VBuffer<float>>)((ref VBuffer<float> v) =>
             {
-                var p = probabilities()![index()];
+                int i = index();
+                var p = probabilities()![i];
                 var editor = VBufferEditor.Create(ref v, p.Length);
                 p.CopyTo(editor.Values);
                 v = editor.Commit();
@@ -151,7 +156,11 @@ internal static class OutputGetters
         }
         else
         {
-            getter = (ValueGetter<uint>)((ref uint v) => v = (uint)Predictor.ArgMax(probabilities()![index()]) + 1);
+            getter = (ValueGetter<uint>)((ref uint v) =>
+            {
+                int i = index();
+                v = (uint)Predictor.ArgMax(probabilities()![i]) + 1;
+            });
         }
         return getter as ValueGetter<TValue>
             ?? throw new InvalidOperationException($"column '{column.Name}' is {column.Type}, not {typeof(TValue).Name}");

@@ -1,0 +1,115 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json.Nodes;
+using Microsoft.ML;
+using MlNetBert.Checkpoints;
+using MlNetBert.Data;
+using MlNetBert.MlNet;
+using MlNetBert.Modeling;
+using MlNetBert.Training;
+
+namespace MlNetBert.Cli.Commands;
+
+/// <summary><c>mlnetbert train</c>: fine-tune, evaluate on the validation data, and write a run folder.</summary>
+internal static class TrainCommand
+{
+    public static Command Create()
+    {
+        var train = new Option<string>("--train") { Description = "Training data (TSV or CSV).", Required = true };
+        var valid = new Option<string?>("--valid") { Description = "Validation data; default: a stratified, seeded split of --train (see --valid-split)." };
+        var validSplit = new Option<double>("--valid-split") { Description = "Fraction of --train held out for validation when no --valid is given (0 for none).", DefaultValueFactory = _ => 0.1 };
+        var task = new Option<string?>("--task") { Description = "text-classification | pair-classification | sentence-similarity. Default: pair-classification when --text2-column is given, else text-classification." };
+        var model = new Option<string>("--model") { Description = "Checkpoint: minilm-l6 (default), arctic-xs, or a HuggingFace BERT folder.", DefaultValueFactory = _ => CheckpointStore.DefaultName };
+        var epochs = new Option<int>("--epochs") { Description = "Passes over the training data.", DefaultValueFactory = _ => 3 };
+        var batchSize = new Option<int>("--batch-size") { Description = "Examples per step.", DefaultValueFactory = _ => 32 };
+        var learningRate = new Option<double>("--learning-rate") { Description = "Peak AdamW learning rate.", DefaultValueFactory = _ => 2e-5 };
+        var maxLength = new Option<int>("--max-length") { Description = "Maximum tokens per input (pairs together).", DefaultValueFactory = _ => 128 };
+        var maxRows = new Option<int?>("--max-rows") { Description = "Use a seeded random subsample of at most N training rows." };
+        var seed = new Option<int>("--seed") { Description = "Seed for initialisation, dropout, batching and subsampling.", DefaultValueFactory = _ => 42 };
+        var freeze = new Option<string>("--freeze") { Description = "none | embeddings | bottom:K | encoder (head only).", DefaultValueFactory = _ => "none" };
+        var pooling = new Option<string>("--pooling") { Description = "cls | mean: what the head reads.", DefaultValueFactory = _ => "cls" };
+        var warmup = new Option<double>("--warmup-ratio") { Description = "Fraction of steps for linear warmup.", DefaultValueFactory = _ => 0.1 };
+        var weightDecay = new Option<double>("--weight-decay") { Description = "AdamW weight decay (not on biases and LayerNorm).", DefaultValueFactory = _ => 0.01 };
+        var lld = new Option<double>("--layerwise-lr-decay") { Description = "Layer-wise learning-rate decay (1 = off).", DefaultValueFactory = _ => 1.0 };
+        var patience = new Option<int>("--patience") { Description = "Early stopping after N epochs without validation improvement (0 = off).", DefaultValueFactory = _ => 0 };
+        var threads = new Option<int?>("--threads") { Description = "Torch CPU threads (default: one per core)." };
+        var output = new Option<string?>("--out") { Description = "Run folder to create (default: models/runs/<timestamp>)." };
+        var data = new DataArguments();
+        var command = new Command("train",
+            """
+            Fine-tune a pretrained BERT checkpoint and write a run folder (run.json, metrics.json, log.csv, curves.png, model.zip).
+
+            Examples:
+              mlnetbert train --train data/sentiment-sample.tsv --epochs 3
+              mlnetbert train --train sst2/train.tsv --valid sst2/dev.tsv --max-rows 5000 --learning-rate 5e-5
+              mlnetbert train --train stsb/train.tsv --valid stsb/dev.tsv --task sentence-similarity --text-column sentence1 --text2-column sentence2 --label-column score
+            """)
+        {
+            train, valid, validSplit, task, model, epochs, batchSize, learningRate, maxLength, maxRows, seed, freeze, pooling,
+            warmup, weightDecay, lld, patience, threads, output,
+        };
+        data.AddTo(command);
+        command.SetAction(parse =>
+        {
+            var request = new TrainRequest(
+                parse.GetValue(train)!, parse.GetValue(valid), parse.GetValue(validSplit), ParseTask(parse.GetValue(task), parse.GetValue(data.Text2Column)),
+                parse.GetValue(maxRows), parse.GetValue(output),
+                new BertTrainingOptions
+                {
+                    Checkpoint = parse.GetValue(model)!,
+                    Epochs = parse.GetValue(epochs),
+                    BatchSize = parse.GetValue(batchSize),
+                    LearningRate = parse.GetValue(learningRate),
+                    MaxSequenceLength = parse.GetValue(maxLength),
+                    Seed = parse.GetValue(seed),
+                    Freeze = FreezeSpec.Parse(parse.GetValue(freeze)!),
+                    Pooling = parse.GetValue(pooling) switch
+                    {
+                        "cls" => Pooling.Cls,
+                        "mean" => Pooling.Mean,
+                        var other => throw new BadInputException($"--pooling must be cls or mean, not '{other}'"),
+                    },
+                    WarmupRatio = parse.GetValue(warmup),
+                    WeightDecay = parse.GetValue(weightDecay),
+                    LayerwiseLearningRateDecay = parse.GetValue(lld),
+                    EarlyStoppingPatience = parse.GetValue(patience),
+                    Threads = parse.GetValue(threads),
+                });
+            return TrainRun.Execute(request, parse, data);
+        });
+        return command;
+    }
+
+    internal static BertTask ParseTask(string? task, string? text2Column) => task switch
+    {
+        null => text2Column is null ? BertTask.TextClassification : BertTask.PairClassification,
+        "text-classification" => BertTask.TextClassification,
+        "pair-classification" => BertTask.PairClassification,
+        "sentence-similarity" => BertTask.SentenceSimilarity,
+        _ => throw new BadInputException($"--task must be text-classification, pair-classification or sentence-similarity, not '{task}'"),
+    };
+
+    internal static string TaskName(BertTask task) => task switch
+    {
+        BertTask.TextClassification => "text-classification",
+        BertTask.PairClassification => "pair-classification",
+        _ => "sentence-similarity",
+    };
+}
+
+internal sealed record TrainRequest(string Train, string? Valid, double ValidSplit, BertTask Task, int? MaxRows, string? Out, BertTrainingOptions Options);
+
+/// <summary>One row as the ML.NET pipeline sees it.</summary>
+public sealed class TextRow
+{
+    public string Text { get; set; } = "";
+    public string Text2 { get; set; } = "";
+    public string Label { get; set; } = "";
+    public float Score { get; set; }
+}
+
+/// <summary>The label vocabulary, in the order the model's outputs use.</summary>
+public sealed class LabelRow
+{
+    public string Label { get; set; } = "";
+}

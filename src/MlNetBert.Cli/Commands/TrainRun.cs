@@ -1,0 +1,283 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Reflection;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Microsoft.ML;
+using MlNetBert.Checkpoints;
+using MlNetBert.Data;
+using MlNetBert.Evaluation;
+using MlNetBert.MlNet;
+using MlNetBert.Training;
+
+namespace MlNetBert.Cli.Commands;
+
+/// <summary>Runs one training request end to end and writes its run folder atomically (a temporary folder renamed at the end).</summary>
+internal static class TrainRun
+{
+    private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
+
+    public static int Execute(TrainRequest request, ParseResult parse, DataArguments data)
+    {
+        var o = request.Options;
+        o.Validate();
+        bool similarity = request.Task == BertTask.SentenceSimilarity;
+        var kind = similarity ? LabelKind.Numeric : LabelKind.Categorical;
+        if (request.Task != BertTask.TextClassification && parse.GetValue(data.Text2Column) is null)
+            throw new BadInputException($"--task {TrainCommand.TaskName(request.Task)} needs --text2-column (the second text of each pair)");
+        if (request.ValidSplit is < 0 or >= 1)
+            throw new BadInputException($"--valid-split must be at least 0 and below 1, not {request.ValidSplit}");
+
+        var trainData = TabularReader.Read(data.Read(parse, request.Train, kind, request.MaxRows, o.Seed));
+        Report(trainData);
+        IReadOnlyList<TabularRow> trainRows = trainData.Rows, validRows = [];
+        string? validFile = request.Valid;
+        TabularData? validData = null;
+        if (validFile is not null)
+        {
+            validData = TabularReader.Read(data.Read(parse, validFile, kind));
+            Report(validData);
+            validRows = validData.Rows;
+        }
+        else if (request.ValidSplit > 0)
+        {
+            (trainRows, validRows) = DataSplits.StratifiedSplit(trainData.Rows, request.ValidSplit, o.Seed);
+        }
+        LabelSet? labels = null;
+        if (!similarity)
+        {
+            labels = LabelSet.FromTraining(trainRows, request.Train, trainData.Columns.Label);
+            if (validRows.Count > 0)
+                LabelSet.CheckKnown(validRows, labels, validFile ?? request.Train, (validData ?? trainData).Columns.Label);
+        }
+
+        // Resolve the checkpoint before creating any folder, so a bad --model leaves nothing behind.
+        var checkpoint = new CheckpointStore(log: Console.Error.WriteLine).Resolve(o.Checkpoint);
+        string runDir = Path.GetFullPath(request.Out ?? Path.Combine(RunsRoot(), DateTime.Now.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture)));
+        if (Directory.Exists(runDir) && Directory.EnumerateFileSystemEntries(runDir).Any())
+            throw new BadInputException($"{runDir}: run folder already exists and is not empty; choose another --out");
+        string partial = runDir + $".partial-{Environment.ProcessId}";
+
+        using var cancel = new CancellationTokenSource();
+        ConsoleCancelEventHandler onCancel = (_, e) =>
+        {
+            e.Cancel = true;
+            Console.Error.WriteLine("\nstopping at the next step boundary...");
+            cancel.Cancel();
+        };
+        Console.CancelKeyPress += onCancel;
+        try
+        {
+            Directory.CreateDirectory(partial);
+            var ml = new MLContext(seed: o.Seed);
+            var columns = new BertTrainingOptions
+            {
+                TextColumnName = nameof(TextRow.Text),
+                Text2ColumnName = request.Task == BertTask.TextClassification ? null : nameof(TextRow.Text2),
+                LabelColumnName = similarity ? nameof(TextRow.Score) : nameof(TextRow.Label),
+            };
+            var keyMap = similarity ? null : ml.Transforms.Conversion.MapValueToKey(nameof(TextRow.Label),
+                keyData: ml.Data.LoadFromEnumerable(labels!.Labels.Select(l => new LabelRow { Label = l })));
+            IDataView ToView(IReadOnlyList<TabularRow> rows) => ml.Data.LoadFromEnumerable(rows.Select(r => new TextRow
+            {
+                Text = r.Text,
+                Text2 = r.Text2 ?? "",
+                Label = r.Label ?? "",
+                Score = r.Score ?? 0,
+            }).ToList());
+            IDataView trainView = ToView(trainRows), validView = ToView(validRows);
+            ITransformer? keyTransformer = keyMap?.Fit(trainView);
+            if (keyTransformer is not null)
+            {
+                trainView = keyTransformer.Transform(trainView);
+                validView = keyTransformer.Transform(validView);
+            }
+            var options = o with
+            {
+                TextColumnName = columns.TextColumnName,
+                Text2ColumnName = columns.Text2ColumnName,
+                LabelColumnName = columns.LabelColumnName,
+                ValidationSet = validRows.Count > 0 ? validView : null,
+                Progress = new ConsoleProgress(),
+                CancellationToken = cancel.Token,
+            };
+            var estimator = similarity ? ml.Regression.Trainers.BertSentenceSimilarity(options) : ml.MulticlassClassification.Trainers.BertTextClassification(options);
+            Console.WriteLine($"training {TrainCommand.TaskName(request.Task)} on {trainRows.Count} rows ({validRows.Count} validation) from {checkpoint.Name}; run folder {runDir}");
+            using var transformer = estimator.Fit(trainView);
+            var history = transformer.Model.History!;
+
+            JsonObject final = validRows.Count > 0 ? Evaluate(transformer.Model, validRows, labels) : new JsonObject();
+            transformer.Model.Info = transformer.Model.Info with { Metrics = Flatten(final) };
+            transformer.SaveTo(Path.Combine(partial, "model.zip"));
+            WriteRunJson(Path.Combine(partial, "run.json"), request, checkpoint, trainData, validData, trainRows.Count, validRows.Count, labels);
+            WriteMetrics(Path.Combine(partial, "metrics.json"), history, final);
+            WriteLog(Path.Combine(partial, "log.csv"), history);
+            CurvesPlot.Save(history, Path.Combine(partial, "curves.png"));
+
+            if (Directory.Exists(runDir))
+                Directory.Delete(runDir);
+            Directory.Move(partial, runDir);
+            Console.WriteLine();
+            Console.WriteLine($"validation ({validRows.Count} rows): " + string.Join(", ", Flatten(final).Where(kv => kv.Key is "accuracy" or "macro_f1" or "log_loss" or "pearson" or "spearman").Select(kv => $"{kv.Key} {kv.Value:F4}")));
+            Console.WriteLine($"training time {ConsoleProgress.Format(history.TrainingTime)}, {history.SamplesPerSecond:F1} samples/s");
+            Console.WriteLine($"run folder: {runDir}");
+            return ExitCodes.Success;
+        }
+        catch (OperationCanceledException)
+        {
+            TryDelete(partial);
+            Console.Error.WriteLine("training interrupted; no run folder was written");
+            return ExitCodes.Interrupted;
+        }
+        catch
+        {
+            TryDelete(partial);
+            throw;
+        }
+        finally
+        {
+            Console.CancelKeyPress -= onCancel;
+        }
+    }
+
+    /// <summary>Final metrics on labelled rows with the usual names (accuracy, macro_f1, log_loss / pearson, spearman).</summary>
+    internal static JsonObject Evaluate(BertTaskModel model, IReadOnlyList<TabularRow> rows, LabelSet? labels)
+    {
+        var texts = rows.Select(r => r.Text).ToList();
+        var texts2 = model.Info.Text2Column is null ? null : rows.Select(r => r.Text2 ?? "").ToList();
+        var predictions = model.Predict(texts, texts2);
+        if (model.Info.Task == BertTask.SentenceSimilarity)
+            return RegressionMetrics.Compute(rows.Select(r => r.Score ?? 0).ToList(), predictions.Scores!).ToJsonObject();
+        var names = model.Info.Labels;
+        var truth = new List<int>(rows.Count);
+        foreach (var r in rows)
+        {
+            int index = names.ToList().IndexOf(r.Label ?? "");
+            if (index < 0)
+                throw new BadInputException($"line {r.Line}: label '{r.Label}' is not one the model knows (known: {string.Join(", ", names)})");
+            truth.Add(index);
+        }
+        var predicted = predictions.Probabilities!.Select(Predictor.ArgMax).ToList();
+        return ClassificationMetrics.Compute(truth, predicted, predictions.Probabilities!, names).ToJsonObject();
+    }
+
+    internal static Dictionary<string, double> Flatten(JsonObject metrics) =>
+        metrics.Where(kv => kv.Value is JsonValue v && v.TryGetValue(out double _)).ToDictionary(kv => kv.Key, kv => kv.Value!.GetValue<double>());
+
+    internal static string RunsRoot()
+    {
+        for (var dir = new DirectoryInfo(Directory.GetCurrentDirectory()); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "MlNetBert.sln")))
+                return Path.Combine(dir.FullName, "models", "runs");
+        }
+        return Path.Combine(Directory.GetCurrentDirectory(), "runs");
+    }
+
+    private static void Report(TabularData data)
+    {
+        if (data.SkippedRows.Count > 0)
+            Console.Error.WriteLine($"{data.Path}: skipped {data.SkippedRows.Count} bad rows (first: {data.SkippedRows[0]})");
+    }
+
+    private static void WriteRunJson(string path, TrainRequest request, Checkpoint checkpoint, TabularData train, TabularData? valid, int trainRows, int validRows, LabelSet? labels)
+    {
+        var o = request.Options;
+        var json = new JsonObject
+        {
+            ["task"] = TrainCommand.TaskName(request.Task),
+            ["options"] = new JsonObject
+            {
+                ["checkpoint"] = o.Checkpoint,
+                ["epochs"] = o.Epochs,
+                ["batch_size"] = o.BatchSize,
+                ["learning_rate"] = o.LearningRate,
+                ["max_length"] = o.MaxSequenceLength,
+                ["seed"] = o.Seed,
+                ["freeze"] = o.Freeze.ToString(),
+                ["pooling"] = o.Pooling.ToString().ToLowerInvariant(),
+                ["warmup_ratio"] = o.WarmupRatio,
+                ["weight_decay"] = o.WeightDecay,
+                ["max_grad_norm"] = o.MaxGradNorm,
+                ["gradient_accumulation_steps"] = o.GradientAccumulationSteps,
+                ["layerwise_lr_decay"] = o.LayerwiseLearningRateDecay,
+                ["early_stopping_patience"] = o.EarlyStoppingPatience,
+                ["max_rows"] = request.MaxRows,
+                ["valid_split"] = request.Valid is null ? request.ValidSplit : null,
+            },
+            ["checkpoint"] = new JsonObject { ["name"] = checkpoint.Name, ["sha256"] = checkpoint.Sha256, ["layers"] = checkpoint.Config.NumHiddenLayers, ["hidden"] = checkpoint.Config.HiddenSize },
+            ["data"] = new JsonObject
+            {
+                ["train"] = DataFile(train, trainRows),
+                ["valid"] = valid is null ? null : DataFile(valid, validRows),
+                ["valid_rows"] = validRows,
+                ["labels"] = labels is null ? null : new JsonArray(labels.Labels.Select(l => (JsonNode)l).ToArray()),
+            },
+            ["versions"] = new JsonObject
+            {
+                ["mlnetbert"] = typeof(BertTaskModel).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion,
+                ["ml.net"] = typeof(MLContext).Assembly.GetName().Version?.ToString(),
+                ["torchsharp"] = typeof(TorchSharp.torch).Assembly.GetName().Version?.ToString(),
+                ["dotnet"] = Environment.Version.ToString(),
+            },
+            ["machine"] = new JsonObject { ["cores"] = Environment.ProcessorCount, ["torch_threads"] = TorchSharp.torch.get_num_threads() },
+        };
+        AtomicFile.WriteAllText(path, json.ToJsonString(Indented) + "\n");
+    }
+
+    private static JsonObject DataFile(TabularData data, int rowsUsed) => new()
+    {
+        ["path"] = Path.GetFullPath(data.Path),
+        ["sha256"] = Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(data.Path))),
+        ["rows_read"] = data.Rows.Count,
+        ["rows_used"] = rowsUsed,
+        ["rows_skipped"] = data.SkippedRows.Count,
+    };
+
+    private static void WriteMetrics(string path, TrainingHistory history, JsonObject final)
+    {
+        var json = new JsonObject
+        {
+            ["final"] = final,
+            ["best_epoch"] = history.BestEpoch,
+            ["validation_metric"] = history.ValidationMetricName,
+            ["epochs"] = new JsonArray(history.Epochs.Select(e => (JsonNode)new JsonObject
+            {
+                ["epoch"] = e.Epoch,
+                ["train_loss"] = e.TrainLoss,
+                ["validation_" + history.ValidationMetricName] = e.ValidationMetric,
+                ["validation_loss"] = e.ValidationLoss,
+                ["seconds"] = Math.Round(e.Duration.TotalSeconds, 2),
+                ["samples_per_second"] = Math.Round(e.SamplesPerSecond, 2),
+            }).ToArray()),
+            ["training_seconds"] = Math.Round(history.TrainingTime.TotalSeconds, 2),
+            ["samples_per_second"] = Math.Round(history.SamplesPerSecond, 2),
+            ["trainable_parameters"] = history.TrainableParameters,
+            ["total_parameters"] = history.TotalParameters,
+            ["real_token_fraction"] = history.PaddedTokens == 0 ? 0 : Math.Round((double)history.RealTokens / history.PaddedTokens, 4),
+        };
+        AtomicFile.WriteAllText(path, json.ToJsonString(Indented) + "\n");
+    }
+
+    private static void WriteLog(string path, TrainingHistory history)
+    {
+        var sb = new StringBuilder("step,epoch,loss,learning_rate,samples_per_second\n");
+        foreach (var s in history.Steps)
+            sb.Append(CultureInfo.InvariantCulture, $"{s.Step},{s.Epoch},{s.Loss:G6},{s.LearningRate:G6},{s.SamplesPerSecond:F2}\n");
+        AtomicFile.WriteAllText(path, sb.ToString());
+    }
+
+    private static void TryDelete(string dir)
+    {
+        try
+        {
+            if (Directory.Exists(dir))
+                Directory.Delete(dir, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+}
