@@ -1,0 +1,43 @@
+namespace MlNetBert.Inference;
+
+/// <summary>How <see cref="BertOnnxModel.Load"/> sets up ONNX Runtime. Every property has a working default.</summary>
+public sealed record BertOnnxOptions
+{
+    /// <summary>Threads one inference may use; null (the default) lets ONNX Runtime choose (one per physical core).</summary>
+    public int? IntraOpThreads { get; init; }
+
+    /// <summary>
+    /// Execution provider: <c>"cpu"</c> (default) or <c>"cuda"</c>. CUDA needs the Microsoft.ML.OnnxRuntime.Gpu package
+    /// and matching CUDA/cuDNN libraries; when they are missing the model runs on CPU and <see cref="Log"/> says why,
+    /// unless <see cref="RequireCuda"/> is set.
+    /// </summary>
+    public string Provider { get; init; } = "cpu";
+
+    /// <summary>CUDA device ordinal (default 0); ignored on CPU.</summary>
+    public int DeviceId { get; init; }
+
+    /// <summary>Fail instead of falling back to CPU when CUDA cannot be used (default false).</summary>
+    public bool RequireCuda { get; init; }
+
+    /// <summary>Receives one line when the requested provider could not be used (default: nowhere).</summary>
+    public Action<string>? Log { get; init; }
+
+    /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid setting.</summary>
+    public void Validate()
+    {
+        if (Provider is not ("cpu" or "cuda"))
+            throw new ArgumentException($"Provider '{Provider}' is not supported (expected \"cpu\" or \"cuda\")", nameof(Provider));
+        if (IntraOpThreads is <= 0)
+            throw new ArgumentException($"IntraOpThreads = {IntraOpThreads} (expected a positive number, or null for ONNX Runtime's default)", nameof(IntraOpThreads));
+        if (DeviceId < 0)
+            throw new ArgumentException($"DeviceId = {DeviceId} (expected 0 or more)", nameof(DeviceId));
+        if (RequireCuda && Provider != "cuda")
+            throw new ArgumentException("RequireCuda is set but Provider is not \"cuda\"", nameof(RequireCuda));
+    }
+}
+
+/// <summary>
+/// One prediction. Classification fills <see cref="Label"/>, <see cref="Probabilities"/> and <see cref="Logits"/>
+/// (one entry per label, in the model's label order); similarity fills <see cref="Score"/> only.
+/// </summary>
+public sealed record Prediction(string? Label, float[]? Probabilities, float[]? Logits, float? Score);

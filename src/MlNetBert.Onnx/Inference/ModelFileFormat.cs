@@ -1,0 +1,62 @@
+namespace MlNetBert.Inference;
+
+/// <summary>The tasks an MlNetBert model file can carry, as written in its <c>mlnetbert.task</c> metadata.</summary>
+public static class BertTasks
+{
+    /// <summary>One text in, one of N labels out (outputs <c>logits</c> and <c>probabilities</c>).</summary>
+    public const string TextClassification = "text-classification";
+
+    /// <summary>Two texts in (<c>[CLS] a [SEP] b [SEP]</c>), one of N labels out (outputs <c>logits</c> and <c>probabilities</c>).</summary>
+    public const string PairClassification = "pair-classification";
+
+    /// <summary>Two texts in, one similarity score out (output <c>score</c>, a cross-encoder).</summary>
+    public const string SentenceSimilarity = "sentence-similarity";
+
+    /// <summary>All tasks, for validation messages.</summary>
+    public static IReadOnlyList<string> All { get; } = [TextClassification, PairClassification, SentenceSimilarity];
+
+    /// <summary>Whether the task reads a second text.</summary>
+    public static bool IsPair(string task) => task is PairClassification or SentenceSimilarity;
+}
+
+/// <summary>
+/// The names that make an ONNX file an MlNetBert model: the <c>metadata_props</c> keys, and the graph's input and
+/// output names. The exporter writes them and <see cref="BertOnnxModel"/> reads them; format version 1.
+/// </summary>
+public static class ModelFileFormat
+{
+    /// <summary>The format version this library writes and reads.</summary>
+    public const string Version = "1";
+
+    public const string TaskKey = "mlnetbert.task";
+    public const string LabelsKey = "mlnetbert.labels";
+    public const string PoolingKey = "mlnetbert.pooling";
+    public const string ScoreScaleKey = "mlnetbert.score_scale";
+    public const string ScoreOffsetKey = "mlnetbert.score_offset";
+    public const string MaxLengthKey = "mlnetbert.max_length";
+    public const string TokenizerKey = "mlnetbert.tokenizer";
+    public const string VocabKey = "mlnetbert.vocab";
+    public const string LowerCaseKey = "mlnetbert.lower_case";
+    public const string CheckpointKey = "mlnetbert.checkpoint";
+    public const string FormatVersionKey = "mlnetbert.format_version";
+    public const string ProjectVersionKey = "mlnetbert.project_version";
+
+    /// <summary>The only tokenizer kind format version 1 knows: BERT WordPiece with the vocabulary in <see cref="VocabKey"/>.</summary>
+    public const string WordPieceTokenizer = "bert-wordpiece";
+
+    public const string InputIds = "input_ids";
+    public const string AttentionMask = "attention_mask";
+    public const string TokenTypeIds = "token_type_ids";
+
+    /// <summary>Classification output: raw scores, [batch, labels] float32.</summary>
+    public const string Logits = "logits";
+
+    /// <summary>Classification output: softmax of <see cref="Logits"/>, [batch, labels] float32.</summary>
+    public const string Probabilities = "probabilities";
+
+    /// <summary>Similarity output: <c>logits[:, 0] * score_scale + score_offset</c>, [batch] float32.</summary>
+    public const string Score = "score";
+
+    /// <summary>Optional outputs <c>hidden_state_0</c> (embeddings) to <c>hidden_state_L</c> (last layer), [batch, sequence, hidden].</summary>
+    public static string HiddenState(int index) => $"hidden_state_{index}";
+}

@@ -1,0 +1,92 @@
+using MlNetBert.Inference;
+
+namespace MlNetBert.Onnx.Tests;
+
+// What loading a model file does with bad files and options. Predictions on real exported models are tested in
+// MlNetBert.Tests (ExportTests), where the exporter and the TorchSharp reference live.
+[TestClass]
+public sealed class BertOnnxModelTests
+{
+    public TestContext TestContext { get; set; } = null!;
+
+    private string TempFile(string name, byte[] contents)
+    {
+        string folder = Path.Combine(Path.GetTempPath(), "mlnetbert-onnx-tests-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(folder);
+        string path = Path.Combine(folder, name);
+        File.WriteAllBytes(path, contents);
+        TestContext.WriteLine($"wrote {path}");
+        return path;
+    }
+
+    [TestMethod]
+    public void Load_MissingFile_ThrowsBadInputNamingThePath()
+    {
+        string path = Path.Combine(Path.GetTempPath(), "no-such-model-" + Guid.NewGuid().ToString("N") + ".onnx");
+
+        var ex = Assert.ThrowsExactly<BadInputException>(() => BertOnnxModel.Load(path));
+
+        StringAssert.Contains(ex.Message, path);
+        StringAssert.Contains(ex.Message, "not found");
+    }
+
+    [TestMethod]
+    [DataRow("notes.onnx", "this is a text file, not a model\n")]
+    [DataRow("empty.onnx", "")]
+    public void Load_FileThatIsNotOnnx_ThrowsBadInputNamingThePath(string name, string contents)
+    {
+        string path = TempFile(name, System.Text.Encoding.UTF8.GetBytes(contents));
+        try
+        {
+            var ex = Assert.ThrowsExactly<BadInputException>(() => BertOnnxModel.Load(path));
+
+            StringAssert.Contains(ex.Message, path);
+            StringAssert.Contains(ex.Message, "not a valid ONNX model");
+        }
+        finally
+        {
+            Directory.Delete(Path.GetDirectoryName(path)!, recursive: true);
+        }
+    }
+
+    [TestMethod]
+    public void Options_UnknownProvider_IsRejectedWithTheChoices()
+    {
+        var ex = Assert.ThrowsExactly<ArgumentException>(() => new BertOnnxOptions { Provider = "tpu" }.Validate());
+
+        StringAssert.Contains(ex.Message, "tpu");
+        StringAssert.Contains(ex.Message, "\"cpu\" or \"cuda\"");
+    }
+
+    [TestMethod]
+    public void Options_NonPositiveThreads_AreRejected()
+    {
+        Assert.ThrowsExactly<ArgumentException>(() => new BertOnnxOptions { IntraOpThreads = 0 }.Validate());
+    }
+
+    // This project references the CPU-only ONNX Runtime, so CUDA is never available here: exactly the fallback case.
+    [TestMethod]
+    public void Cuda_WhenUnavailable_FallsBackToCpuWithOneLogLine()
+    {
+        var lines = new List<string>();
+        var options = new BertOnnxOptions { Provider = "cuda", Log = lines.Add };
+
+        using var sessionOptions = BertOnnxModel.CreateSessionOptions(options, out string provider);
+
+        TestContext.WriteLine(lines.FirstOrDefault() ?? "(no log line)");
+        Assert.AreEqual("cpu", provider);
+        Assert.AreEqual(1, lines.Count, string.Join(" | ", lines));
+        StringAssert.Contains(lines[0], "CUDA");
+        StringAssert.Contains(lines[0], "CPU");
+    }
+
+    [TestMethod]
+    public void Cuda_WhenRequiredButUnavailable_ThrowsBadInput()
+    {
+        var options = new BertOnnxOptions { Provider = "cuda", RequireCuda = true };
+
+        var ex = Assert.ThrowsExactly<BadInputException>(() => BertOnnxModel.CreateSessionOptions(options, out _));
+
+        StringAssert.Contains(ex.Message, "CUDA was required");
+    }
+}
