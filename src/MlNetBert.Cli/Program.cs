@@ -19,6 +19,8 @@ public static class Program
             verbose,
         };
         root.Add(TrainCommand.Create());
+        root.Add(EvaluateCommand.Create());
+        root.Add(PredictCommand.Create());
         root.Add(EmbedCommand.Create());
 
         var parse = root.Parse(args);

@@ -25,7 +25,7 @@ internal sealed class DataArguments
         command.Add(SkipBadRows);
     }
 
-    public TabularReadOptions Read(ParseResult parse, string path, LabelKind kind, int? maxRows = null, int seed = 42, bool labelRequired = true) => new(path)
+    public TabularReadOptions Read(ParseResult parse, string path, LabelKind kind, int? maxRows = null, int seed = 42) => new(path)
     {
         TextColumn = parse.GetValue(TextColumn),
         Text2Column = parse.GetValue(Text2Column),

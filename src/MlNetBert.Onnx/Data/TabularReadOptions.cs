@@ -8,6 +8,9 @@ public enum LabelKind
 
     /// <summary>Finite numbers (an STS-B score): parsed with the invariant culture into <see cref="TabularRow.Score"/>.</summary>
     Numeric,
+
+    /// <summary>No label at all (texts to predict): <see cref="TabularRow.Label"/> and <see cref="TabularRow.Score"/> stay null.</summary>
+    None,
 }
 
 /// <summary>

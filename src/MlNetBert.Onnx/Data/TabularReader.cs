@@ -113,6 +113,11 @@ public static class TabularReader
             return record.Error;
         }
 
+        if (kind == LabelKind.None)
+        {
+            row = new TabularRow(fields[columns.Text.Index], columns.Text2 is { } t ? fields[t.Index] : null, null, null, record.Line);
+            return null;
+        }
         string label = fields[columns.Label.Index].Trim();
         if (label.Length == 0)
         {
@@ -140,6 +145,15 @@ public static class TabularReader
     private static TabularColumns ResolveColumns(
         TabularReadOptions options, string file, string[]? header, int fieldCount, char separator, bool quoting)
     {
+        if (options.LabelKind == LabelKind.None)
+        {
+            // Unlabelled input (prediction): only the text columns matter.
+            string? spec = options.TextColumn ?? DefaultTextColumnNames.FirstOrDefault(name => header?.Contains(name) == true);
+            TabularColumn only = spec is not null ? Resolve(spec, file, header, fieldCount) : new TabularColumn(0, header?[0]);
+            TabularColumn? second = options.Text2Column is { } s2 ? Resolve(s2, file, header, fieldCount) : null;
+            return new TabularColumns(only, second, only, header, fieldCount, separator, quoting);
+        }
+
         // Default names go through Resolve too, so that a header naming 'text' twice is an error, not a guess.
         string? labelSpec = options.LabelColumn
             ?? (header is not null && header.Contains(DefaultLabelColumnName) ? DefaultLabelColumnName : null);
