@@ -20,7 +20,9 @@ public static class Program
         };
         root.Add(TrainCommand.Create());
         root.Add(EvaluateCommand.Create());
+        root.Add(ExportCommand.Create());
         root.Add(PredictCommand.Create());
+        root.Add(BenchCommand.Create());
         root.Add(EmbedCommand.Create());
 
         var parse = root.Parse(args);

@@ -111,6 +111,10 @@ internal static class TrainRun
             JsonObject final = validRows.Count > 0 ? Evaluate(transformer.Model, validRows, labels) : new JsonObject();
             transformer.Model.Info = transformer.Model.Info with { Metrics = Flatten(final) };
             transformer.SaveTo(Path.Combine(partial, "model.zip"));
+            var checkRows = validRows.Take(200).Select(r => (r.Text, r.Text2)).ToList();
+            var parity = MlNetBert.Export.TrainedModelExport.Export(transformer.Model, Path.Combine(partial, "model.onnx"), checkRows);
+            AtomicFile.WriteAllText(Path.Combine(partial, "parity.json"), ExportCommand.ParityJson(parity, checkRows.Count > 0 ? "validation rows" : "built-in sample").ToJsonString(Indented) + "\n");
+            Console.WriteLine($"\nexported model.onnx: {parity}");
             WriteRunJson(Path.Combine(partial, "run.json"), request, checkpoint, trainData, validData, trainRows.Count, validRows.Count, labels);
             WriteMetrics(Path.Combine(partial, "metrics.json"), history, final);
             WriteLog(Path.Combine(partial, "log.csv"), history);

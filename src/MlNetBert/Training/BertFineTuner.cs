@@ -37,7 +37,8 @@ public sealed class BertFineTuner
         var rng = new Random(o.Seed);
         manual_seed(o.Seed);
 
-        var (groups, trainable, total) = BuildParameterGroups(model);
+        using var sparse = o.SparseEmbeddingUpdates ? SparseEmbeddingAdamW.TryCreate(model, o) : null;
+        var (groups, trainable, total) = BuildParameterGroups(model, sparse?.Weight);
         using var optimizer = optim.AdamW(groups.Select(g => g.Group), o.LearningRate, 0.9, 0.999, 1e-8, o.WeightDecay);
 
         int batchesPerEpoch = (train.Count + o.BatchSize - 1) / o.BatchSize;
@@ -53,6 +54,8 @@ public sealed class BertFineTuner
         long samplesSeen = 0, realTokens = 0, paddedTokens = 0;
         Dictionary<string, Tensor>? bestState = null;
         var trainableParameters = groups.SelectMany(g => g.Group.Parameters).ToList();
+        if (sparse is not null)
+            trainableParameters.Add(sparse.Weight);
 
         try
         {
@@ -62,7 +65,7 @@ public sealed class BertFineTuner
                 var epochClock = Stopwatch.StartNew();
                 double lossSum = 0;
                 int lossCount = 0;
-                var batches = LengthGroupedBatches(train, o.BatchSize, rng);
+                var batches = o.LengthGroupedBatches ? LengthGroupedBatches(train, o.BatchSize, rng) : ShuffledBatches(train.Count, o.BatchSize, rng);
                 for (int b = 0; b < batches.Count; b++)
                 {
                     o.CancellationToken.ThrowIfCancellationRequested();
@@ -70,6 +73,7 @@ public sealed class BertFineTuner
                     {
                         var rows = batches[b];
                         var (ids, mask, types, encoded) = ToTensors(rows.Select(i => train[i].Input).ToList());
+                        sparse?.Collect(encoded.InputIds);
                         realTokens += encoded.RealTokens;
                         paddedTokens += (long)encoded.BatchSize * encoded.SequenceLength;
                         var logits = model.Forward(ids, mask, types);
@@ -92,6 +96,7 @@ public sealed class BertFineTuner
                             group.LearningRate = lr * multiplier;
                         optimizer.step();
                         optimizer.zero_grad();
+                        sparse?.Step(lr * sparse.LearningRateMultiplier, step + 1);
                         step++;
 
                         double rate = samplesSeen / clock.Elapsed.TotalSeconds;
@@ -180,6 +185,17 @@ public sealed class BertFineTuner
         return [.. shuffled];
     }
 
+    /// <summary>Shuffled file order cut into batches: the plain loop, kept for benchmarks.</summary>
+    public static List<int[]> ShuffledBatches(int count, int batchSize, Random rng)
+    {
+        var order = Enumerable.Range(0, count).ToArray();
+        rng.Shuffle(order);
+        var batches = new List<int[]>();
+        for (int s = 0; s < order.Length; s += batchSize)
+            batches.Add(order.AsSpan(s, Math.Min(batchSize, order.Length - s)).ToArray());
+        return batches;
+    }
+
     internal static (Tensor Ids, Tensor Mask, Tensor Types, EncodedBatch Batch) ToTensors(IReadOnlyList<EncodedText> rows)
     {
         int length = rows.Max(r => r.Length);
@@ -230,7 +246,7 @@ public sealed class BertFineTuner
         return ((double)correct / valid.Count, nll / valid.Count);
     }
 
-    private (List<(AdamW.ParamGroup Group, double Multiplier)> Groups, long Trainable, long Total) BuildParameterGroups(BertClassifier model)
+    private (List<(AdamW.ParamGroup Group, double Multiplier)> Groups, long Trainable, long Total) BuildParameterGroups(BertClassifier model, Parameter? updatedElsewhere)
     {
         var o = _options;
         int layers = model.Bert.Config.NumHiddenLayers;
@@ -248,6 +264,8 @@ public sealed class BertFineTuner
             }
             p.requires_grad = true;
             trainable += p.numel();
+            if (ReferenceEquals(p, updatedElsewhere))
+                continue;
             bool decay = !(name.EndsWith(".bias", StringComparison.Ordinal) || name.Contains("LayerNorm", StringComparison.Ordinal));
             double multiplier = 1.0;
             if (o.LayerwiseLearningRateDecay < 1.0 && isEncoder)

@@ -1,0 +1,65 @@
+using System.CommandLine;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using MlNetBert.Data;
+using MlNetBert.Export;
+using MlNetBert.Training;
+
+namespace MlNetBert.Cli.Commands;
+
+/// <summary><c>mlnetbert export</c>: a trained model.zip to one verified, self-describing ONNX file.</summary>
+internal static class ExportCommand
+{
+    public static Command Create()
+    {
+        var model = new Option<string>("--model") { Description = "A model.zip from 'mlnetbert train' (or its run folder).", Required = true };
+        var output = new Option<string>("--out") { Description = "The ONNX file to write.", Required = true };
+        var check = new Option<string?>("--check") { Description = "Sentences to verify the export on (TSV/CSV; the model's text columns). Default: a built-in sample." };
+        var tolerance = new Option<double>("--tolerance") { Description = "Largest allowed |ONNX - TorchSharp| difference of logits or scores.", DefaultValueFactory = _ => OnnxParity.DefaultTolerance };
+        var hidden = new Option<bool>("--hidden-states") { Description = "Also output every layer's hidden states (hidden_state_0..L), for analysis." };
+        var json = new Option<bool>("--json") { Description = "Print the parity report as JSON." };
+        var data = new DataArguments();
+        var command = new Command("export",
+            """
+            Export a trained model to one ONNX file (inputs input_ids, attention_mask, token_type_ids; outputs logits and
+            probabilities, or score) that carries its task, labels and tokenizer. Every export is checked against the
+            TorchSharp model; a file that fails the check is not written.
+
+            Example:
+              mlnetbert export --model models/runs/my-run/model.zip --out sentiment.onnx --check sst2/dev.tsv
+            """)
+        {
+            model, output, check, tolerance, hidden, json,
+        };
+        data.AddTo(command);
+        command.SetAction(parse =>
+        {
+            using var file = ModelFile.Open(parse.GetValue(model)!);
+            var torch = file.TorchModel ?? throw new BadInputException($"{parse.GetValue(model)}: export needs the trained model.zip, not an ONNX file");
+            List<(string, string?)>? rows = null;
+            string source = "built-in sample";
+            if (parse.GetValue(check) is { } checkFile)
+            {
+                var table = TabularReader.Read(data.Read(parse, checkFile, LabelKind.None));
+                rows = table.Rows.Take(1000).Select(r => (r.Text, r.Text2)).ToList();
+                source = $"{table.Path} ({rows.Count} rows)";
+            }
+            var report = TrainedModelExport.Export(torch, parse.GetValue(output)!, rows,
+                new OnnxExportOptions { IncludeHiddenStates = parse.GetValue(hidden) }, parse.GetValue(tolerance));
+            if (parse.GetValue(json))
+                Console.WriteLine(ParityJson(report, source).ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+            else
+                Console.WriteLine($"wrote {parse.GetValue(output)}; parity on {source}: {report}");
+            return ExitCodes.Success;
+        });
+        return command;
+    }
+
+    internal static JsonObject ParityJson(ParityReport report, string source) => new()
+    {
+        ["rows"] = report.Rows,
+        ["source"] = source,
+        ["max_abs_difference"] = report.MaxAbsDifference,
+        ["argmax_agreement"] = report.ArgmaxAgreement,
+    };
+}
