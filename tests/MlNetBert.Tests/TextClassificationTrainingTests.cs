@@ -18,7 +18,7 @@ public sealed class SentimentPrediction
 }
 
 /// <summary>
-/// Fine-tunes minilm-l6 once on 3,000 real SST-2 training phrases (every 20th row, one epoch, about 40 s on 2 cores)
+/// Fine-tunes minilm-l6 once on 5,000 real SST-2 training phrases (a seeded sample, one epoch, about 70 s on 2 cores)
 /// and checks the fitted pipeline from several sides on dev rows 0-199, which training never sees.
 /// </summary>
 [TestClass]
@@ -35,8 +35,8 @@ public sealed class TextClassificationTrainingTests
     public static void Train(TestContext _)
     {
         _ml = new MLContext(seed: 1);
-        var train = TestData.Tsv("sst2/train.tsv").Where((r, i) => i % 20 == 0).Take(3000)
-            .Select(r => new SentimentRow { Sentence = r[0], Label = r[1] == "1" ? "positive" : "negative" }).ToList();
+        var sample = MlNetBert.Data.TabularReader.Read(new MlNetBert.Data.TabularReadOptions(TestData.Require("sst2/train.tsv")) { MaxRows = 5000, Seed = 42 });
+        var train = sample.Rows.Select(r => new SentimentRow { Sentence = r.Text, Label = r.Label == "1" ? "positive" : "negative" }).ToList();
         _devRows = TestData.Sst2("dev", 200).Select(r => new SentimentRow { Sentence = r.Text, Label = r.Label == 1 ? "positive" : "negative" }).ToList();
         _dev = _ml.Data.LoadFromEnumerable(_devRows);
         var validRows = TestData.Sst2("dev", 400).Skip(200).Select(r => new SentimentRow { Sentence = r.Text, Label = r.Label == 1 ? "positive" : "negative" });

@@ -1,0 +1,78 @@
+namespace MlNetBert.Cli.Tests;
+
+/// <summary>Every bad input or usage: exit code 2, one clear message naming the file (and line), and nothing left behind.</summary>
+[TestClass]
+public sealed class BadInputTests
+{
+    private const string Good = "sentence\tlabel\nA fine film.\tpos\nA dull film.\tneg\nLovely.\tpos\nAwful.\tneg\n";
+
+    // name, files to create (name → content, "\u0001" prefix = raw bytes as Latin-1), arguments ({dir} = the temp folder), expected message
+    public static IEnumerable<object[]> Cases() =>
+    [
+        ["missing --train", "", "train", "Option '--train' is required"],
+        ["file not found", "", "train --train {dir}/nope.tsv", "nope.tsv: file not found"],
+        ["a directory", "", "train --train {dir}", "is a directory, expected a file"],
+        ["empty file", "t.tsv=", "train --train {dir}/t.tsv", "t.tsv: file is empty"],
+        ["header only", "t.tsv=sentence\tlabel\n", "train --train {dir}/t.tsv", "t.tsv: only a header, no rows"],
+        ["ragged row", "t.tsv=sentence\tlabel\nok\tpos\nbad\tneg\textra\n", "train --train {dir}/t.tsv", "t.tsv:3: expected 2 fields"],
+        ["empty label", "t.tsv=sentence\tlabel\nok\tpos\nfine\t \n", "train --train {dir}/t.tsv", "t.tsv:3: column 'label' is empty"],
+        ["one label only", "t.tsv=sentence\tlabel\na\tpos\nb\tpos\nc\tpos\n", "train --train {dir}/t.tsv", "t.tsv: fewer than two distinct labels in column 'label' (found: pos)"],
+        ["unknown label in validation", "t.tsv=" + Good + "|v.tsv=sentence\tlabel\nmeh\tneutral\n", "train --train {dir}/t.tsv --valid {dir}/v.tsv", "v.tsv:2: label 'neutral' in column 'label' does not occur in the training data (known: neg, pos)"],
+        ["NaN score", "s.tsv=a\tb\tscore\nx\ty\t1.5\nx\tz\tNaN\n", "train --train {dir}/s.tsv --task sentence-similarity --text-column a --text2-column b --label-column score", "s.tsv:3: column 'score' value 'NaN' is not a finite number"],
+        ["unparsable score", "s.tsv=a\tb\tscore\nx\ty\tfive\n", "train --train {dir}/s.tsv --task sentence-similarity --text-column a --text2-column b --label-column score", "s.tsv:2: column 'score' value 'five' is not a number"],
+        ["invalid UTF-8", "t.tsv=\u0001sentence\tlabel\nok\tpos\nbad \u00ff\u00fe\tneg\n", "train --train {dir}/t.tsv", "t.tsv:3: invalid UTF-8"],
+        ["unclosed quote", "t.csv=sentence,label\n\"ok,pos\nfine,neg\n", "train --train {dir}/t.csv", "t.csv:2: unclosed quote"],
+        ["missing column", "t.tsv=" + Good, "train --train {dir}/t.tsv --text-column review", "t.tsv: no column named 'review' (columns: sentence, label)"],
+        ["zero epochs", "t.tsv=" + Good, "train --train {dir}/t.tsv --epochs 0", "option Epochs = 0 is invalid: expected at least 1"],
+        ["bad freeze", "t.tsv=" + Good, "train --train {dir}/t.tsv --freeze sideways", "freeze 'sideways' is not understood"],
+        ["bad task", "t.tsv=" + Good, "train --train {dir}/t.tsv --task translation", "--task must be text-classification, pair-classification or sentence-similarity"],
+        ["unknown checkpoint", "t.tsv=" + Good, "train --train {dir}/t.tsv --model bert-giant", "checkpoint 'bert-giant' is neither a built-in name"],
+        ["bad quoting", "t.tsv=" + Good, "train --train {dir}/t.tsv --quoting maybe", "--quoting must be on or off, not 'maybe'"],
+        ["pair task without second column", "t.tsv=" + Good, "train --train {dir}/t.tsv --task pair-classification", "needs --text2-column"],
+        ["unknown option", "t.tsv=" + Good, "train --train {dir}/t.tsv --epochz", "--epochz"],
+        ["run folder not empty", "t.tsv=" + Good + "|run/keep.txt=x", "train --train {dir}/t.tsv", "run folder already exists and is not empty"],
+        ["evaluate missing model", "t.tsv=" + Good, "evaluate --model {dir}/none.zip --data {dir}/t.tsv", "none.zip: model file not found"],
+        ["evaluate a file that is not a model", "t.tsv=" + Good + "|m.zip=not a zip", "evaluate --model {dir}/m.zip --data {dir}/t.tsv", "m.zip: not an MlNetBert model (not a zip file)"],
+        ["predict without text or input", "t.tsv=" + Good + "|m.zip=x", "predict --model {dir}/m.zip", "pass either --text"],
+    ];
+
+    [TestMethod]
+    [DynamicData(nameof(Cases))]
+    public void BadInput_ExitsWithTwo_NamesTheProblem_AndLeavesNoRunFolder(string name, string files, string arguments, string expected)
+    {
+        string dir = Paths.TempDir();
+        try
+        {
+            foreach (var spec in files.Split('|', StringSplitOptions.RemoveEmptyEntries))
+            {
+                int eq = spec.IndexOf('=');
+                string path = Path.Combine(dir, spec[..eq]);
+                Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+                string content = spec[(eq + 1)..];
+                if (content.StartsWith('\u0001'))
+                    File.WriteAllBytes(path, content[1..].Select(c => (byte)c).ToArray());
+                else
+                    File.WriteAllText(path, content);
+            }
+            string run = Path.Combine(dir, "run");
+            var args = arguments.Split(' ').Select(a => a.Replace("{dir}", dir, StringComparison.Ordinal)).ToList();
+            if (args[0] == "train")
+                args.AddRange(["--out", run, "--epochs", args.Contains("--epochs") ? args[args.IndexOf("--epochs") + 1] : "1"]);
+            if (args.Count(a => a == "--epochs") > 1)
+                args.RemoveRange(args.Count - 2, 2);
+            var before = Directory.GetFileSystemEntries(dir, "*", SearchOption.AllDirectories).OrderBy(p => p).ToArray();
+
+            var r = CliProcess.Run([.. args]);
+
+            Assert.AreEqual(2, r.ExitCode, $"{name}: expected exit code 2; stderr: {r.Stderr} stdout: {r.Stdout}");
+            StringAssert.Contains(r.Stderr, expected, $"{name}");
+            Assert.AreEqual(1, r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries).Count(l => l.StartsWith("error", StringComparison.Ordinal)), $"{name}: one error line");
+            var after = Directory.GetFileSystemEntries(dir, "*", SearchOption.AllDirectories).OrderBy(p => p).ToArray();
+            CollectionAssert.AreEqual(before, after, $"{name}: the command must not leave files or folders behind");
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+}
