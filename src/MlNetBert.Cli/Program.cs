@@ -20,6 +20,7 @@ public static class Program
         };
         root.Add(TrainCommand.Create());
         root.Add(EvaluateCommand.Create());
+        root.Add(SweepCommand.Create());
         root.Add(ExportCommand.Create());
         root.Add(PredictCommand.Create());
         root.Add(BenchCommand.Create());

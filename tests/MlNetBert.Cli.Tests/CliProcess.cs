@@ -9,6 +9,29 @@ internal static class CliProcess
 
     public static Result Run(params string[] args) => RunIn(null, args);
 
+    /// <summary>Starts the executable without waiting (output redirected).</summary>
+    public static Process Start(params string[] args)
+    {
+        var psi = Info(null, args);
+        return Process.Start(psi)!;
+    }
+
+    private static ProcessStartInfo Info(string? workingDirectory, string[] args)
+    {
+        string dll = Path.Combine(AppContext.BaseDirectory, "MlNetBert.Cli.dll");
+        var psi = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            WorkingDirectory = workingDirectory ?? AppContext.BaseDirectory,
+        };
+        psi.ArgumentList.Add(dll);
+        foreach (var a in args)
+            psi.ArgumentList.Add(a);
+        return psi;
+    }
+
     public static Result RunIn(string? workingDirectory, params string[] args)
     {
         string dll = Path.Combine(AppContext.BaseDirectory, "MlNetBert.Cli.dll");

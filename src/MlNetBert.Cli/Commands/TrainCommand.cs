@@ -34,6 +34,8 @@ internal static class TrainCommand
         var patience = new Option<int>("--patience") { Description = "Early stopping after N epochs without validation improvement (0 = off).", DefaultValueFactory = _ => 0 };
         var threads = new Option<int?>("--threads") { Description = "Torch CPU threads (default: one per core)." };
         var output = new Option<string?>("--out") { Description = "Run folder to create (default: models/runs/<timestamp>)." };
+        var checkpointEvery = new Option<int>("--checkpoint-every") { Description = "Save resumable state every N steps (always at epoch ends and on Ctrl-C; 0 = only those).", DefaultValueFactory = _ => 200 };
+        var resume = new Option<string?>("--resume") { Description = "Continue an interrupted run folder with its original options (other options are ignored)." };
         var data = new DataArguments();
         var command = new Command("train",
             """
@@ -46,14 +48,30 @@ internal static class TrainCommand
             """)
         {
             train, valid, validSplit, task, model, epochs, batchSize, learningRate, maxLength, maxRows, seed, freeze, pooling,
-            warmup, weightDecay, lld, patience, threads, output,
+            warmup, weightDecay, lld, patience, threads, output, checkpointEvery, resume,
         };
         data.AddTo(command);
+        train.Required = false; // --resume needs no --train; checked below
+        command.Validators.Add(result =>
+        {
+            if (result.GetValue(resume) is null && result.GetValue(train) is null)
+                result.AddError("Option '--train' is required.");
+        });
         command.SetAction(parse =>
         {
+            if (parse.GetValue(resume) is { } resumeDir)
+            {
+                var argv = TrainRun.ReadArguments(resumeDir);
+                var again = Create().Parse(argv);
+                if (again.Errors.Count > 0)
+                    throw new BadInputException($"{resumeDir}/run.json: its saved arguments no longer parse ({again.Errors[0].Message})");
+                return again.Action is System.CommandLine.Invocation.SynchronousCommandLineAction action
+                    ? TrainRun.WithResume(() => action.Invoke(again), resumeDir)
+                    : throw new InvalidOperationException("train has no synchronous action");
+            }
             var request = new TrainRequest(
                 parse.GetValue(train)!, parse.GetValue(valid), parse.GetValue(validSplit), ParseTask(parse.GetValue(task), parse.GetValue(data.Text2Column)),
-                parse.GetValue(maxRows), parse.GetValue(output),
+                parse.GetValue(maxRows), parse.GetValue(output), parse.GetValue(checkpointEvery), parse.Tokens.Select(t => t.Value).SkipWhile(v => v == "train").ToArray(),
                 new BertTrainingOptions
                 {
                     Checkpoint = parse.GetValue(model)!,
@@ -97,7 +115,7 @@ internal static class TrainCommand
     };
 }
 
-internal sealed record TrainRequest(string Train, string? Valid, double ValidSplit, BertTask Task, int? MaxRows, string? Out, BertTrainingOptions Options);
+internal sealed record TrainRequest(string Train, string? Valid, double ValidSplit, BertTask Task, int? MaxRows, string? Out, int CheckpointEvery, string[] Arguments, BertTrainingOptions Options);
 
 /// <summary>One row as the ML.NET pipeline sees it.</summary>
 public sealed class TextRow

@@ -19,6 +19,36 @@ internal static class TrainRun
 {
     private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
 
+    /// <summary>Set while <c>--resume</c> re-runs a folder's saved arguments.</summary>
+    private static string? _resuming;
+
+    /// <summary>The arguments a run folder was started with (run.json), with the working directory restored.</summary>
+    public static string[] ReadArguments(string runDir)
+    {
+        string path = Path.Combine(runDir, "run.json");
+        if (!File.Exists(path))
+            throw new BadInputException($"{runDir}: not a run folder (no run.json)");
+        if (!File.Exists(Path.Combine(runDir, "checkpoint", "state.json")))
+            throw new BadInputException($"{runDir}: nothing to resume (no checkpoint/state.json: the run finished or never saved a checkpoint)");
+        var json = JsonNode.Parse(File.ReadAllText(path))!;
+        if (json["cwd"]?.GetValue<string>() is { } cwd && Directory.Exists(cwd))
+            Directory.SetCurrentDirectory(cwd);
+        return json["argv"]!.AsArray().Select(a => a!.GetValue<string>()).ToArray();
+    }
+
+    public static int WithResume(Func<int> run, string runDir)
+    {
+        _resuming = Path.GetFullPath(runDir);
+        try
+        {
+            return run();
+        }
+        finally
+        {
+            _resuming = null;
+        }
+    }
+
     public static int Execute(TrainRequest request, ParseResult parse, DataArguments data)
     {
         var o = request.Options;
@@ -55,10 +85,11 @@ internal static class TrainRun
 
         // Resolve the checkpoint before creating any folder, so a bad --model leaves nothing behind.
         var checkpoint = new CheckpointStore(log: Console.Error.WriteLine).Resolve(o.Checkpoint);
-        string runDir = Path.GetFullPath(request.Out ?? Path.Combine(RunsRoot(), DateTime.Now.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture)));
-        if (Directory.Exists(runDir) && Directory.EnumerateFileSystemEntries(runDir).Any())
-            throw new BadInputException($"{runDir}: run folder already exists and is not empty; choose another --out");
-        string partial = runDir + $".partial-{Environment.ProcessId}";
+        bool resuming = _resuming is not null;
+        string runDir = _resuming ?? Path.GetFullPath(request.Out ?? Path.Combine(RunsRoot(), DateTime.Now.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture)));
+        if (!resuming && Directory.Exists(runDir) && Directory.EnumerateFileSystemEntries(runDir).Any())
+            throw new BadInputException($"{runDir}: run folder already exists and is not empty; choose another --out (or --resume it)");
+        string checkpointDir = Path.Combine(runDir, "checkpoint");
 
         using var cancel = new CancellationTokenSource();
         ConsoleCancelEventHandler onCancel = (_, e) =>
@@ -70,7 +101,9 @@ internal static class TrainRun
         Console.CancelKeyPress += onCancel;
         try
         {
-            Directory.CreateDirectory(partial);
+            Directory.CreateDirectory(runDir);
+            if (!resuming)
+                WriteRunJson(Path.Combine(runDir, "run.json"), request, checkpoint, trainData, validData, trainRows.Count, validRows.Count, labels);
             var ml = new MLContext(seed: o.Seed);
             var columns = new BertTrainingOptions
             {
@@ -102,42 +135,49 @@ internal static class TrainRun
                 ValidationSet = validRows.Count > 0 ? validView : null,
                 Progress = new ConsoleProgress(),
                 CancellationToken = cancel.Token,
+                Checkpoints = new CheckpointSettings(checkpointDir, request.CheckpointEvery),
             };
             var estimator = similarity ? ml.Regression.Trainers.BertSentenceSimilarity(options) : ml.MulticlassClassification.Trainers.BertTextClassification(options);
+            if (resuming)
+                Console.WriteLine($"resuming {runDir}");
             Console.WriteLine($"training {TrainCommand.TaskName(request.Task)} on {trainRows.Count} rows ({validRows.Count} validation) from {checkpoint.Name}; run folder {runDir}");
             using var transformer = estimator.Fit(trainView);
             var history = transformer.Model.History!;
 
             JsonObject final = validRows.Count > 0 ? Evaluate(transformer.Model, validRows, labels) : new JsonObject();
             transformer.Model.Info = transformer.Model.Info with { Metrics = Flatten(final) };
-            transformer.SaveTo(Path.Combine(partial, "model.zip"));
+            transformer.SaveTo(Path.Combine(runDir, "model.zip"));
             var checkRows = validRows.Take(200).Select(r => (r.Text, r.Text2)).ToList();
-            var parity = MlNetBert.Export.TrainedModelExport.Export(transformer.Model, Path.Combine(partial, "model.onnx"), checkRows);
-            AtomicFile.WriteAllText(Path.Combine(partial, "parity.json"), ExportCommand.ParityJson(parity, checkRows.Count > 0 ? "validation rows" : "built-in sample").ToJsonString(Indented) + "\n");
+            var parity = MlNetBert.Export.TrainedModelExport.Export(transformer.Model, Path.Combine(runDir, "model.onnx"), checkRows);
+            AtomicFile.WriteAllText(Path.Combine(runDir, "parity.json"), ExportCommand.ParityJson(parity, checkRows.Count > 0 ? "validation rows" : "built-in sample").ToJsonString(Indented) + "\n");
             Console.WriteLine($"\nexported model.onnx: {parity}");
-            WriteRunJson(Path.Combine(partial, "run.json"), request, checkpoint, trainData, validData, trainRows.Count, validRows.Count, labels);
-            WriteMetrics(Path.Combine(partial, "metrics.json"), history, final);
-            WriteLog(Path.Combine(partial, "log.csv"), history);
-            CurvesPlot.Save(history, Path.Combine(partial, "curves.png"));
+            WriteMetrics(Path.Combine(runDir, "metrics.json"), history, final);
+            WriteLog(Path.Combine(runDir, "log.csv"), history);
+            CurvesPlot.Save(history, Path.Combine(runDir, "curves.png"));
 
-            if (Directory.Exists(runDir))
-                Directory.Delete(runDir);
-            Directory.Move(partial, runDir);
+            Directory.Delete(checkpointDir, recursive: true);
             Console.WriteLine();
             Console.WriteLine($"validation ({validRows.Count} rows): " + string.Join(", ", Flatten(final).Where(kv => kv.Key is "accuracy" or "macro_f1" or "log_loss" or "pearson" or "spearman").Select(kv => $"{kv.Key} {kv.Value:F4}")));
             Console.WriteLine($"training time {ConsoleProgress.Format(history.TrainingTime)}, {history.SamplesPerSecond:F1} samples/s");
             Console.WriteLine($"run folder: {runDir}");
             return ExitCodes.Success;
         }
+        catch (OperationCanceledException) when (File.Exists(Path.Combine(checkpointDir, "state.json")))
+        {
+            Console.Error.WriteLine($"training interrupted; state saved. Continue with: mlnetbert train --resume {runDir}");
+            return ExitCodes.Interrupted;
+        }
         catch (OperationCanceledException)
         {
-            TryDelete(partial);
-            Console.Error.WriteLine("training interrupted; no run folder was written");
+            if (!resuming)
+                TryDelete(runDir);
+            Console.Error.WriteLine("training interrupted before anything was saved; no run folder was kept");
             return ExitCodes.Interrupted;
         }
         catch
         {
-            TryDelete(partial);
+            if (!resuming)
+                TryDelete(runDir);
             throw;
         }
         finally
@@ -191,6 +231,8 @@ internal static class TrainRun
         var o = request.Options;
         var json = new JsonObject
         {
+            ["argv"] = new JsonArray(request.Arguments.Where(a => a != "--verbose").Select(a => (JsonNode)a).ToArray()),
+            ["cwd"] = Directory.GetCurrentDirectory(),
             ["task"] = TrainCommand.TaskName(request.Task),
             ["options"] = new JsonObject
             {

@@ -28,81 +28,102 @@ public sealed class BertFineTuner
     /// <summary>The name of the metric validation reports (higher is better).</summary>
     public string ValidationMetricName => _task == BertTask.SentenceSimilarity ? "spearman" : "accuracy";
 
-    /// <summary>Trains <paramref name="model"/> in place and returns what happened.</summary>
+    /// <summary>
+    /// Trains <paramref name="model"/> in place and returns what happened. With <see cref="BertTrainingOptions.Checkpoints"/>
+    /// set, state is saved every N steps, at each epoch end and when cancelled, and a saved state is resumed from:
+    /// batch order and dropout depend only on the seed, the epoch and the step, so a resumed run ends with the same
+    /// weights as an uninterrupted one.
+    /// </summary>
     public TrainingHistory Train(BertClassifier model, IReadOnlyList<TrainingExample> train, IReadOnlyList<TrainingExample>? valid)
     {
         var o = _options;
         if (o.Threads is int threads)
             set_num_threads(threads);
-        var rng = new Random(o.Seed);
-        manual_seed(o.Seed);
 
         using var sparse = o.SparseEmbeddingUpdates ? SparseEmbeddingAdamW.TryCreate(model, o) : null;
         var (groups, trainable, total) = BuildParameterGroups(model, sparse?.Weight);
         using var optimizer = optim.AdamW(groups.Select(g => g.Group), o.LearningRate, 0.9, 0.999, 1e-8, o.WeightDecay);
+        var trainableParameters = groups.SelectMany(g => g.Group.Parameters).ToList();
+        if (sparse is not null)
+            trainableParameters.Add(sparse.Weight);
 
         int batchesPerEpoch = (train.Count + o.BatchSize - 1) / o.BatchSize;
         int stepsPerEpoch = (batchesPerEpoch + o.GradientAccumulationSteps - 1) / o.GradientAccumulationSteps;
         int totalSteps = stepsPerEpoch * o.Epochs;
         int warmupSteps = (int)Math.Round(o.WarmupRatio * totalSteps);
 
-        var epochs = new List<EpochRecord>();
-        var steps = new List<StepRecord>();
+        var state = new TrainingState();
+        var checkpoints = o.Checkpoints is { } settings ? new TrainingCheckpoint(settings.Directory) : null;
+        if (checkpoints is not null && checkpoints.Exists)
+            state = checkpoints.Load(model, optimizer, sparse);
         var clock = Stopwatch.StartNew();
-        double best = double.NegativeInfinity;
-        int bestEpoch = 0, sinceBest = 0, step = 0;
-        long samplesSeen = 0, realTokens = 0, paddedTokens = 0;
-        Dictionary<string, Tensor>? bestState = null;
-        var trainableParameters = groups.SelectMany(g => g.Group.Parameters).ToList();
-        if (sparse is not null)
-            trainableParameters.Add(sparse.Weight);
+        var elapsedBefore = TimeSpan.FromSeconds(state.SecondsBefore);
+        TimeSpan Elapsed() => elapsedBefore + clock.Elapsed;
+        long samplesThisRun = 0;
+
+        void Save()
+        {
+            state.SecondsBefore = Elapsed().TotalSeconds;
+            checkpoints?.Save(state, model, optimizer, sparse);
+        }
 
         try
         {
-            for (int epoch = 1; epoch <= o.Epochs; epoch++)
+            for (int epoch = state.Epoch; epoch <= o.Epochs; epoch++)
             {
                 model.train();
                 var epochClock = Stopwatch.StartNew();
-                double lossSum = 0;
-                int lossCount = 0;
+                // Each epoch's order comes from its own seeded generator, so a resumed run sees the same batches.
+                var rng = new Random(HashCode.Combine(o.Seed, epoch));
                 var batches = o.LengthGroupedBatches ? LengthGroupedBatches(train, o.BatchSize, rng) : ShuffledBatches(train.Count, o.BatchSize, rng);
-                for (int b = 0; b < batches.Count; b++)
+                for (int b = state.NextBatch; b < batches.Count; b++)
                 {
-                    o.CancellationToken.ThrowIfCancellationRequested();
+                    bool startsStep = b % o.GradientAccumulationSteps == 0;
+                    if (startsStep && o.CancellationToken.IsCancellationRequested)
+                    {
+                        Save();
+                        o.CancellationToken.ThrowIfCancellationRequested();
+                    }
                     using (var scope = NewDisposeScope())
                     {
+                        if (startsStep)
+                            manual_seed(o.Seed * 1_000_003L + state.Step); // dropout masks depend on (seed, step) only
                         var rows = batches[b];
                         var (ids, mask, types, encoded) = ToTensors(rows.Select(i => train[i].Input).ToList());
                         sparse?.Collect(encoded.InputIds);
-                        realTokens += encoded.RealTokens;
-                        paddedTokens += (long)encoded.BatchSize * encoded.SequenceLength;
+                        state.RealTokens += encoded.RealTokens;
+                        state.PaddedTokens += (long)encoded.BatchSize * encoded.SequenceLength;
                         var logits = model.Forward(ids, mask, types);
                         Tensor loss = _task == BertTask.SentenceSimilarity
                             ? nn.functional.mse_loss(logits.squeeze(-1), tensor(rows.Select(i => train[i].Target).ToArray()))
                             : nn.functional.cross_entropy(logits, tensor(rows.Select(i => (long)train[i].Label).ToArray()));
                         (o.GradientAccumulationSteps > 1 ? loss / o.GradientAccumulationSteps : loss).backward();
                         double lossValue = loss.item<float>();
-                        lossSum += lossValue * rows.Length;
-                        lossCount += rows.Length;
-                        samplesSeen += rows.Length;
+                        state.EpochLossSum += lossValue * rows.Length;
+                        state.EpochLossCount += rows.Length;
+                        state.SamplesSeen += rows.Length;
+                        samplesThisRun += rows.Length;
 
                         bool stepNow = (b + 1) % o.GradientAccumulationSteps == 0 || b == batches.Count - 1;
                         if (!stepNow)
                             continue;
                         if (o.MaxGradNorm > 0)
                             nn.utils.clip_grad_norm_(trainableParameters, o.MaxGradNorm);
-                        double lr = ScheduledRate(step, warmupSteps, totalSteps, o.LearningRate);
+                        double lr = ScheduledRate(state.Step, warmupSteps, totalSteps, o.LearningRate);
                         foreach (var (group, multiplier) in groups)
                             group.LearningRate = lr * multiplier;
                         optimizer.step();
                         optimizer.zero_grad();
-                        sparse?.Step(lr * sparse.LearningRateMultiplier, step + 1);
-                        step++;
+                        sparse?.Step(lr * sparse.LearningRateMultiplier, state.Step + 1);
+                        state.Step++;
+                        state.NextBatch = b + 1;
 
-                        double rate = samplesSeen / clock.Elapsed.TotalSeconds;
-                        var remaining = TimeSpan.FromSeconds((totalSteps - step) * clock.Elapsed.TotalSeconds / step);
-                        steps.Add(new StepRecord(step, epoch, lossValue, lr, rate));
-                        o.Progress?.Report(new TrainingProgress(epoch, o.Epochs, step, totalSteps, lossValue, lr, rate, clock.Elapsed, remaining));
+                        double rate = samplesThisRun / clock.Elapsed.TotalSeconds;
+                        var remaining = TimeSpan.FromSeconds((totalSteps - state.Step) * Elapsed().TotalSeconds / state.Step);
+                        state.Steps.Add(new StepRecord(state.Step, epoch, lossValue, lr, rate));
+                        o.Progress?.Report(new TrainingProgress(epoch, o.Epochs, state.Step, totalSteps, lossValue, lr, rate, Elapsed(), remaining));
+                        if (o.Checkpoints is { EverySteps: > 0 } every && state.Step % every.EverySteps == 0 && b < batches.Count - 1)
+                            Save();
                     }
                 }
 
@@ -110,49 +131,57 @@ public sealed class BertFineTuner
                 if (valid is { Count: > 0 })
                 {
                     (metric, validLoss) = Validate(model, valid);
-                    if (metric > best)
+                    if (metric > state.Best)
                     {
-                        best = metric.Value;
-                        bestEpoch = epoch;
-                        sinceBest = 0;
+                        state.Best = metric.Value;
+                        state.BestEpoch = epoch;
+                        state.SinceBest = 0;
                         if (o.RestoreBestWeights && epoch < o.Epochs)
-                            bestState = Snapshot(model, bestState);
+                            state.BestWeights = Snapshot(model, state.BestWeights);
                     }
                     else
                     {
-                        sinceBest++;
+                        state.SinceBest++;
                     }
                 }
                 else
                 {
-                    bestEpoch = epoch;
+                    state.BestEpoch = epoch;
                 }
-                var record = new EpochRecord(epoch, lossSum / Math.Max(1, lossCount), metric, validLoss, epochClock.Elapsed,
-                    lossCount / epochClock.Elapsed.TotalSeconds);
-                epochs.Add(record);
-                o.Progress?.Report(new TrainingProgress(epoch, o.Epochs, step, totalSteps, record.TrainLoss, 0, record.SamplesPerSecond,
-                    clock.Elapsed, TimeSpan.FromSeconds((o.Epochs - epoch) * epochClock.Elapsed.TotalSeconds), EndOfEpoch: true, metric, ValidationMetricName));
-                if (o.EarlyStoppingPatience > 0 && sinceBest >= o.EarlyStoppingPatience)
+                var record = new EpochRecord(epoch, state.EpochLossSum / Math.Max(1, state.EpochLossCount), metric, validLoss, epochClock.Elapsed,
+                    state.EpochLossCount / epochClock.Elapsed.TotalSeconds);
+                state.Epochs.Add(record);
+                state.Epoch = epoch + 1;
+                state.NextBatch = 0;
+                state.EpochLossSum = 0;
+                state.EpochLossCount = 0;
+                o.Progress?.Report(new TrainingProgress(epoch, o.Epochs, state.Step, totalSteps, record.TrainLoss, 0, record.SamplesPerSecond,
+                    Elapsed(), TimeSpan.FromSeconds((o.Epochs - epoch) * epochClock.Elapsed.TotalSeconds), EndOfEpoch: true, metric, ValidationMetricName));
+                bool stop = o.EarlyStoppingPatience > 0 && state.SinceBest >= o.EarlyStoppingPatience;
+                if (epoch < o.Epochs && !stop)
+                    Save();
+                if (stop)
                     break;
             }
 
             // Restore the best epoch's weights when a later epoch was worse.
-            if (bestState is not null && bestEpoch != epochs[^1].Epoch)
+            if (state.BestWeights is not null && state.BestEpoch != state.Epochs[^1].Epoch)
             {
                 using var noGrad = no_grad();
                 foreach (var (name, p) in model.named_parameters())
-                    p.copy_(bestState[name]);
+                    p.copy_(state.BestWeights[name]);
             }
         }
         finally
         {
-            if (bestState is not null)
-                foreach (var t in bestState.Values)
+            if (state.BestWeights is not null)
+                foreach (var t in state.BestWeights.Values)
                     t.Dispose();
         }
         model.eval();
-        return new TrainingHistory(epochs, steps, bestEpoch, ValidationMetricName, clock.Elapsed, samplesSeen / clock.Elapsed.TotalSeconds,
-            trainable, total, realTokens, paddedTokens);
+        var time = Elapsed();
+        return new TrainingHistory(state.Epochs, state.Steps, state.BestEpoch, ValidationMetricName, time, state.SamplesSeen / time.TotalSeconds,
+            trainable, total, state.RealTokens, state.PaddedTokens);
     }
 
     /// <summary>Linear warmup from 0 to the peak, then linear decay to 0 at the last step.</summary>

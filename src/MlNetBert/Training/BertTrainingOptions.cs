@@ -92,6 +92,9 @@ public sealed record BertTrainingOptions
     /// </summary>
     public bool SparseEmbeddingUpdates { get; init; } = true;
 
+    /// <summary>Save resumable state to this folder (every N steps, each epoch end, and on cancellation); resume from it when it holds a state.</summary>
+    public CheckpointSettings? Checkpoints { get; init; }
+
     /// <summary>Torch CPU threads; null keeps TorchSharp's default (one per core).</summary>
     public int? Threads { get; init; }
 

@@ -75,6 +75,23 @@ internal sealed class SparseEmbeddingAdamW : IDisposable
         Weight.grad.index_fill_(0, index, 0.0);
     }
 
+    /// <summary>The moments and the rows collected for the next step, for checkpoints.</summary>
+    public IEnumerable<(string Name, Tensor Tensor)> State()
+    {
+        yield return ("m", _m);
+        yield return ("v", _v);
+    }
+
+    /// <summary>Restores moments saved by <see cref="State"/>.</summary>
+    public void Restore(IReadOnlyDictionary<string, Checkpoints.TensorData> saved)
+    {
+        using var noGrad = no_grad();
+        using var m = tensor(saved["m"].Data, saved["m"].Shape);
+        using var v = tensor(saved["v"].Data, saved["v"].Shape);
+        _m.copy_(m);
+        _v.copy_(v);
+    }
+
     public void Dispose()
     {
         _m.Dispose();

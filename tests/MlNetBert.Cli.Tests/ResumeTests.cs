@@ -1,0 +1,107 @@
+using System.Diagnostics;
+using System.IO.Compression;
+using System.Text.Json.Nodes;
+
+namespace MlNetBert.Cli.Tests;
+
+/// <summary>Interrupt and resume: a run killed after a checkpoint and resumed ends exactly like an uninterrupted run.</summary>
+[TestClass]
+public sealed class ResumeTests
+{
+    private static readonly string[] Options =
+        ["--train", "{sample}", "--epochs", "2", "--max-rows", "120", "--max-length", "24", "--batch-size", "16", "--learning-rate", "1e-4", "--seed", "9", "--checkpoint-every", "4"];
+
+    private static string[] Args(string output) =>
+        ["train", .. Options.Select(o => o.Replace("{sample}", Paths.Sample, StringComparison.Ordinal)), "--out", output];
+
+    [TestMethod]
+    public void KilledRun_ResumesToTheSameWeightsAndMetrics()
+    {
+        string dir = Paths.TempDir();
+        try
+        {
+            string straight = Path.Combine(dir, "straight"), killed = Path.Combine(dir, "killed");
+            var reference = CliProcess.Run(Args(straight));
+            Assert.AreEqual(0, reference.ExitCode, reference.Stderr);
+
+            // Start the same run and SIGKILL it as soon as a checkpoint from step 4 or later exists.
+            using (var process = CliProcess.Start(Args(killed)))
+            {
+                string state = Path.Combine(killed, "checkpoint", "state.json");
+                var deadline = DateTime.UtcNow.AddMinutes(5);
+                while (!(File.Exists(state) && StepOf(state) >= 4))
+                {
+                    Assert.IsFalse(process.HasExited, "the run finished before it could be killed");
+                    Assert.IsTrue(DateTime.UtcNow < deadline, "no checkpoint appeared");
+                    Thread.Sleep(50);
+                }
+                process.Kill(entireProcessTree: true);
+                process.WaitForExit();
+            }
+            Assert.IsFalse(File.Exists(Path.Combine(killed, "model.zip")), "the killed run must not look finished");
+
+            var resumed = CliProcess.Run("train", "--resume", killed);
+            Assert.AreEqual(0, resumed.ExitCode, resumed.Stderr + resumed.Stdout);
+            StringAssert.Contains(resumed.Stdout, "resuming");
+            Assert.IsFalse(Directory.Exists(Path.Combine(killed, "checkpoint")), "the checkpoint is removed once the run completes");
+
+            var a = JsonNode.Parse(File.ReadAllText(Path.Combine(straight, "metrics.json")))!["final"]!.ToJsonString();
+            var b = JsonNode.Parse(File.ReadAllText(Path.Combine(killed, "metrics.json")))!["final"]!.ToJsonString();
+            Assert.AreEqual(a, b, "final validation metrics");
+            CollectionAssert.AreEqual(Weights(straight), Weights(killed), "final weights, bit for bit");
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [TestMethod]
+    public void Interrupt_SavesAndExits130_ThenResumeFinishes()
+    {
+        string dir = Paths.TempDir();
+        try
+        {
+            string run = Path.Combine(dir, "run");
+            using var process = CliProcess.Start(Args(run));
+            var deadline = DateTime.UtcNow.AddMinutes(5);
+            while (!File.Exists(Path.Combine(run, "run.json")) || !File.Exists(Path.Combine(run, "checkpoint", "state.json")))
+            {
+                Assert.IsTrue(DateTime.UtcNow < deadline && !process.HasExited, "the run did not start checkpointing");
+                Thread.Sleep(50);
+            }
+            Process.Start("kill", ["-INT", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])!.WaitForExit();
+            Assert.IsTrue(process.WaitForExit(TimeSpan.FromMinutes(2)));
+            Assert.AreEqual(130, process.ExitCode);
+            StringAssert.Contains(process.StandardError.ReadToEnd(), "Continue with: mlnetbert train --resume");
+            var resumed = CliProcess.Run("train", "--resume", run);
+            Assert.AreEqual(0, resumed.ExitCode, resumed.Stderr);
+            Assert.IsTrue(File.Exists(Path.Combine(run, "model.onnx")));
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    private static int StepOf(string stateJson)
+    {
+        try
+        {
+            return JsonNode.Parse(File.ReadAllText(stateJson))!["Step"]!.GetValue<int>();
+        }
+        catch (Exception ex) when (ex is IOException or System.Text.Json.JsonException)
+        {
+            return 0;
+        }
+    }
+
+    private static byte[] Weights(string run)
+    {
+        using var zip = ZipFile.OpenRead(Path.Combine(run, "model.zip"));
+        using var stream = zip.GetEntry("model.safetensors")!.Open();
+        using var copy = new MemoryStream();
+        stream.CopyTo(copy);
+        return copy.ToArray();
+    }
+}
