@@ -155,7 +155,8 @@ internal static class TrainRun
             WriteLog(Path.Combine(runDir, "log.csv"), history);
             CurvesPlot.Save(history, Path.Combine(runDir, "curves.png"));
 
-            Directory.Delete(checkpointDir, recursive: true);
+            if (Directory.Exists(checkpointDir))
+                Directory.Delete(checkpointDir, recursive: true);
             Console.WriteLine();
             Console.WriteLine($"validation ({validRows.Count} rows): " + string.Join(", ", Flatten(final).Where(kv => kv.Key is "accuracy" or "macro_f1" or "log_loss" or "pearson" or "spearman").Select(kv => $"{kv.Key} {kv.Value:F4}")));
             Console.WriteLine($"training time {ConsoleProgress.Format(history.TrainingTime)}, {history.SamplesPerSecond:F1} samples/s");
