@@ -25,6 +25,7 @@ public static class Program
         root.Add(PredictCommand.Create());
         root.Add(BenchCommand.Create());
         root.Add(EmbedCommand.Create());
+        root.Add(ServeCommand.Create());
 
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)

@@ -82,11 +82,28 @@ public sealed class TrainEvaluatePredictTests
     }
 
     [TestMethod]
+    public void Export_TritonFormat_WritesAVerifiedModelAndAValidatedConfig()
+    {
+        Assert.AreEqual(0, _train.ExitCode, _train.Stderr);
+        string repository = Path.Combine(_work, "triton");
+        var r = CliProcess.Run("export", "--model", Path.Combine(_run, "model.zip"), "--format", "triton", "--out", repository, "--name", "sentiment", "--instance-kind", "gpu");
+        Assert.AreEqual(0, r.ExitCode, r.Stderr);
+        StringAssert.Contains(r.Stdout, "parity on built-in sample");
+        string folder = Path.Combine(repository, "sentiment");
+        Assert.IsEmpty(Triton.TritonRepository.Validate(folder));
+        StringAssert.Contains(File.ReadAllText(Path.Combine(folder, "config.pbtxt")), "kind: KIND_GPU");
+        CollectionAssert.AreEqual(new[] { "sentiment" }, Directory.GetFileSystemEntries(repository).Select(Path.GetFileName).ToArray(), "only the model folder is left");
+        var predict = CliProcess.Run("predict", "--model", Path.Combine(folder, "1", "model.onnx"), "--text", "An absolute delight from start to finish, I loved it.", "--json");
+        Assert.AreEqual(0, predict.ExitCode, predict.Stderr);
+        Assert.AreEqual("positive", JsonNode.Parse(predict.Stdout)!["label"]!.GetValue<string>());
+    }
+
+    [TestMethod]
     public void Help_IsCompleteWithExamples()
     {
         var root = CliProcess.Run("--help");
         Assert.AreEqual(0, root.ExitCode);
-        foreach (var command in new[] { "train", "evaluate", "predict", "export", "bench", "embed" })
+        foreach (var command in new[] { "train", "evaluate", "predict", "export", "bench", "embed", "serve" })
             StringAssert.Contains(root.Stdout, command);
         foreach (var command in new[] { "train", "evaluate", "predict", "export" })
         {

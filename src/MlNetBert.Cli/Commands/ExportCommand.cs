@@ -4,6 +4,7 @@ using System.Text.Json.Nodes;
 using MlNetBert.Data;
 using MlNetBert.Export;
 using MlNetBert.Training;
+using MlNetBert.Triton;
 
 namespace MlNetBert.Cli.Commands;
 
@@ -13,7 +14,14 @@ internal static class ExportCommand
     public static Command Create()
     {
         var model = new Option<string>("--model") { Description = "A model.zip from 'mlnetbert train' (or its run folder).", Required = true };
-        var output = new Option<string>("--out") { Description = "The ONNX file to write.", Required = true };
+        var output = new Option<string>("--out") { Description = "The ONNX file to write (--format onnx), or the Triton model repository folder (--format triton).", Required = true };
+        var format = new Option<string>("--format") { Description = "onnx: one ONNX file | triton: a Triton model repository entry (<name>/config.pbtxt, <name>/1/model.onnx).", DefaultValueFactory = _ => "onnx" };
+        var name = new Option<string>("--name") { Description = "Triton model name (the folder under --out).", DefaultValueFactory = _ => "model" };
+        var instanceKind = new Option<string>("--instance-kind") { Description = "Triton instance_group kind: cpu | gpu.", DefaultValueFactory = _ => "cpu" };
+        var tritonBatch = new Option<int>("--max-batch-size") { Description = "Triton max_batch_size (preferred sizes: a quarter, half and all of it).", DefaultValueFactory = _ => new TritonOptions().MaxBatchSize };
+        var queueDelay = new Option<int>("--max-queue-delay-us") { Description = "Triton dynamic batching max_queue_delay_microseconds.", DefaultValueFactory = _ => new TritonOptions().MaxQueueDelayMicroseconds };
+        format.AcceptOnlyFromAmong("onnx", "triton");
+        instanceKind.AcceptOnlyFromAmong("cpu", "gpu");
         var check = new Option<string?>("--check") { Description = "Sentences to verify the export on (TSV/CSV; the model's text columns). Default: a built-in sample." };
         var tolerance = new Option<double>("--tolerance") { Description = "Largest allowed |ONNX - TorchSharp| difference of logits or scores.", DefaultValueFactory = _ => OnnxParity.DefaultTolerance };
         var hidden = new Option<bool>("--hidden-states") { Description = "Also output every layer's hidden states (hidden_state_0..L), for analysis." };
@@ -25,15 +33,29 @@ internal static class ExportCommand
             probabilities, or score) that carries its task, labels and tokenizer. Every export is checked against the
             TorchSharp model; a file that fails the check is not written.
 
-            Example:
+            With --format triton, --out is a Triton model repository: the verified ONNX file goes to <name>/1/model.onnx
+            beside a config.pbtxt derived from the file's real inputs and outputs (and checked against them).
+
+            Examples:
               mlnetbert export --model models/runs/my-run/model.zip --out sentiment.onnx --check sst2/dev.tsv
+              mlnetbert export --model models/runs/my-run/model.zip --format triton --out repo/ --name sentiment --instance-kind gpu
             """)
         {
-            model, output, check, tolerance, hidden, json,
+            model, output, format, check, tolerance, hidden, json, name, instanceKind, tritonBatch, queueDelay,
         };
         data.AddTo(command);
         command.SetAction(parse =>
         {
+            // Checked before the model loads, so a bad option fails in a moment.
+            var triton = new TritonOptions
+            {
+                MaxBatchSize = parse.GetValue(tritonBatch),
+                MaxQueueDelayMicroseconds = parse.GetValue(queueDelay),
+                InstanceKind = parse.GetValue(instanceKind) == "gpu" ? TritonInstanceKind.Gpu : TritonInstanceKind.Cpu,
+            };
+            triton.Validate();
+            if (parse.GetValue(format) == "triton")
+                TritonRepository.ValidateName(parse.GetValue(name)!);
             using var file = ModelFile.Open(parse.GetValue(model)!);
             var torch = file.TorchModel ?? throw new BadInputException($"{parse.GetValue(model)}: export needs the trained model.zip, not an ONNX file");
             List<(string, string?)>? rows = null;
@@ -44,15 +66,42 @@ internal static class ExportCommand
                 rows = table.Rows.Take(1000).Select(r => (r.Text, r.Text2)).ToList();
                 source = $"{table.Path} ({rows.Count} rows)";
             }
-            var report = TrainedModelExport.Export(torch, parse.GetValue(output)!, rows,
-                new OnnxExportOptions { IncludeHiddenStates = parse.GetValue(hidden) }, parse.GetValue(tolerance));
+            var exportOptions = new OnnxExportOptions { IncludeHiddenStates = parse.GetValue(hidden) };
+            string written = parse.GetValue(output)!;
+            ParityReport report;
+            if (parse.GetValue(format) == "triton")
+            {
+                (report, written) = ExportTriton(torch, written, parse.GetValue(name)!, triton, rows, exportOptions, parse.GetValue(tolerance));
+            }
+            else
+            {
+                report = TrainedModelExport.Export(torch, written, rows, exportOptions, parse.GetValue(tolerance));
+            }
             if (parse.GetValue(json))
                 Console.WriteLine(ParityJson(report, source).ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
             else
-                Console.WriteLine($"wrote {parse.GetValue(output)}; parity on {source}: {report}");
+                Console.WriteLine($"wrote {written}; parity on {source}: {report}");
             return ExitCodes.Success;
         });
         return command;
+    }
+
+    /// <summary>Exports and verifies the ONNX file beside the repository, then copies it into a Triton model folder and removes it.</summary>
+    private static (ParityReport Report, string Written) ExportTriton(BertTaskModel torch, string repository, string name, TritonOptions triton,
+        List<(string, string?)>? rows, OnnxExportOptions exportOptions, double tolerance)
+    {
+        Directory.CreateDirectory(repository);
+        string verified = Path.Combine(repository, $".{name}.{Guid.NewGuid():N}.onnx");
+        try
+        {
+            var report = TrainedModelExport.Export(torch, verified, rows, exportOptions, tolerance);
+            TritonRepository.Write(verified, repository, name, triton);
+            return (report, Path.Combine(repository, name));
+        }
+        finally
+        {
+            File.Delete(verified);
+        }
     }
 
     internal static JsonObject ParityJson(ParityReport report, string source) => new()

@@ -1,0 +1,69 @@
+using System.CommandLine;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using MlNetBert.Inference;
+using MlNetBert.Serving;
+using MlNetBert.Serving.Load;
+
+namespace MlNetBert.Cli.Commands;
+
+/// <summary><c>mlnetbert bench serve</c>: the HTTP server under the same closed-loop load, micro-batching off (the baseline) and on.</summary>
+internal static class ServeBench
+{
+    public static Command Create()
+    {
+        var model = new Option<string>("--model") { Description = "An exported model.onnx.", Required = true };
+        var requests = new Option<int>("--requests") { Description = "Measured requests per configuration.", DefaultValueFactory = _ => 2000 };
+        var concurrency = new Option<int>("--concurrency") { Description = "Requests in flight at once.", DefaultValueFactory = _ => 32 };
+        var inputs = new Option<int>("--inputs-per-request") { Description = "Sentences in each request.", DefaultValueFactory = _ => 1 };
+        var warmup = new Option<int>("--warmup") { Description = "Unmeasured requests first, per configuration.", DefaultValueFactory = _ => 200 };
+        var threads = new Option<int?>("--threads") { Description = "ONNX Runtime threads per model call (default: one per physical core)." };
+        var json = new Option<string?>("--json") { Description = "Also write the results to this JSON file." };
+        var command = new Command("serve",
+            """
+            Requests per second and latency of 'mlnetbert serve' on loopback, under the same load with micro-batching off
+            (one model call per request, the baseline) and on. Each configuration starts its own server.
+
+            Example:
+              mlnetbert bench serve --model sentiment.onnx --requests 2000 --concurrency 32
+            """)
+        {
+            model, requests, concurrency, inputs, warmup, threads, json,
+        };
+        command.SetAction(parse =>
+        {
+            string path = parse.GetValue(model)!;
+            int n = parse.GetValue(requests), c = parse.GetValue(concurrency);
+            if (n < 1 || c < 1 || parse.GetValue(inputs) < 1 || parse.GetValue(warmup) < 0)
+                throw new BadInputException("--requests, --concurrency and --inputs-per-request must be at least 1, --warmup at least 0");
+            bool pair;
+            using (var probe = BertOnnxModel.Load(path))
+                pair = BertTasks.IsPair(probe.Task);
+            var bodies = ServeLoadTest.Bodies(ServeLoadTest.SampleSentences, pair, parse.GetValue(inputs));
+            Console.WriteLine($"{path}: {n} requests of {parse.GetValue(inputs)} input(s), concurrency {c}, {Environment.ProcessorCount} processors");
+            var results = new JsonObject { ["model"] = path, ["requests"] = n, ["concurrency"] = c, ["inputs_per_request"] = parse.GetValue(inputs) };
+            double? baseline = null;
+            foreach (var (name, batching) in new[] { ("batching off", false), ("batching on", true) })
+            {
+                var options = new ServerOptions { ModelPath = path, Batching = batching, Threads = parse.GetValue(threads) };
+                var r = ServeLoadTest.MeasureAsync(options, bodies, n, c, parse.GetValue(warmup)).GetAwaiter().GetResult();
+                baseline ??= r.RequestsPerSecond;
+                Console.WriteLine($"{name,-13} {r}  x{r.RequestsPerSecond / baseline.Value:F2}");
+                if (r.Errors > 0)
+                    Console.WriteLine($"  first error: {r.FirstError}");
+                results[name.Replace(' ', '_')] = new JsonObject
+                {
+                    ["requests_per_second"] = Math.Round(r.RequestsPerSecond, 1),
+                    ["ratio_to_batching_off"] = Math.Round(r.RequestsPerSecond / baseline.Value, 3),
+                    ["p50_ms"] = Math.Round(r.P50.TotalMilliseconds, 2),
+                    ["p99_ms"] = Math.Round(r.P99.TotalMilliseconds, 2),
+                    ["errors"] = r.Errors,
+                };
+            }
+            if (parse.GetValue(json) is { } file)
+                AtomicFile.WriteAllText(file, results.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+            return ExitCodes.Success;
+        });
+        return command;
+    }
+}

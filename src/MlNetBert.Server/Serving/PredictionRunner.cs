@@ -1,0 +1,206 @@
+using System.Threading.Channels;
+using Microsoft.Extensions.Logging;
+using MlNetBert.Inference;
+
+namespace MlNetBert.Serving;
+
+/// <summary>How a request's inputs reach the model: gathered with other requests', or one model call each.</summary>
+internal interface IPredictionRunner : IAsyncDisposable, IDisposable
+{
+    /// <summary>Predictions for the inputs, in their order.</summary>
+    Task<IReadOnlyList<Prediction>> PredictAsync(string[] texts, string[]? texts2, CancellationToken cancellation);
+}
+
+/// <summary>
+/// Dynamic micro-batching: requests queue on a channel, and one worker takes the first waiting request, gathers more
+/// until <see cref="ServerOptions.MaxBatchSize"/> inputs or <see cref="ServerOptions.MaxWaitMs"/> have passed, runs
+/// them as one <see cref="BertOnnxModel.PredictBatch"/> call (length-sorted runs of at most 16 rows on CPU), and hands
+/// each request its own slice of the results.
+/// </summary>
+/// <remarks>
+/// While a batch runs, new requests wait in the queue, so under load the next batch is full at once and the wait
+/// only costs latency when the server is nearly idle. A request is never split across batches. Disposing completes
+/// the queue and waits for the requests already in it, so graceful shutdown answers everything it accepted.
+/// </remarks>
+internal sealed class MicroBatcher : IPredictionRunner
+{
+    private readonly BertOnnxModel _model;
+    private readonly ServerMetrics _metrics;
+    private readonly ILogger _logger;
+    private readonly int _maxBatch;
+    private readonly int _runSize;
+    private readonly TimeSpan _maxWait;
+    private readonly Channel<Pending> _queue = Channel.CreateUnbounded<Pending>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly Task _worker;
+
+    public MicroBatcher(BertOnnxModel model, ServerOptions options, ServerMetrics metrics, ILogger logger)
+    {
+        _model = model;
+        _metrics = metrics;
+        _logger = logger;
+        _maxBatch = options.MaxBatchSize;
+        // PredictBatch sorts the gathered inputs by token length and runs them this many at a time. On CPU, runs of
+        // 16 similar-length rows keep the matrix products efficient and pad far less than one run padded to the
+        // longest of 32 (about 12% more requests/s on MiniLM, 2 cores); a GPU prefers the whole batch at once.
+        _runSize = model.ExecutionProvider == "cuda" ? _maxBatch : Math.Min(_maxBatch, 16);
+        _maxWait = TimeSpan.FromMilliseconds(options.MaxWaitMs);
+        _worker = Task.Run(WorkAsync);
+    }
+
+    public async Task<IReadOnlyList<Prediction>> PredictAsync(string[] texts, string[]? texts2, CancellationToken cancellation)
+    {
+        var pending = new Pending(texts, texts2, cancellation);
+        if (!_queue.Writer.TryWrite(pending))
+            throw new ApiException(ErrorCodes.ShuttingDown, "the server is shutting down; send the request to another instance");
+        _metrics.Enqueued();
+        return await pending.Result.Task.WaitAsync(cancellation);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _queue.Writer.TryComplete();
+        await _worker;
+    }
+
+    // A host disposed synchronously (using, not await using) still drains the queue before the model goes away.
+    public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
+
+    private async Task WorkAsync()
+    {
+        var reader = _queue.Reader;
+        Pending? carried = null;
+        var batch = new List<Pending>(_maxBatch);
+        while (true)
+        {
+            batch.Clear();
+            if (carried is not null)
+            {
+                batch.Add(carried);
+                carried = null;
+            }
+            else
+            {
+                if (!await reader.WaitToReadAsync())
+                    return;
+                if (!reader.TryRead(out var first))
+                    continue;
+                batch.Add(first);
+            }
+            int inputs = batch[0].Texts.Length;
+            long deadline = Environment.TickCount64 + (long)_maxWait.TotalMilliseconds;
+            while (inputs < _maxBatch)
+            {
+                if (reader.TryRead(out var next))
+                {
+                    // A request that would overflow the batch starts the next one, so no request is split.
+                    if (inputs + next.Texts.Length > _maxBatch)
+                    {
+                        carried = next;
+                        break;
+                    }
+                    batch.Add(next);
+                    inputs += next.Texts.Length;
+                    continue;
+                }
+                long remaining = deadline - Environment.TickCount64;
+                if (remaining <= 0 || !await WaitForMoreAsync(reader, remaining))
+                    break;
+            }
+            _metrics.Dequeued(batch.Count);
+            Run(batch);
+        }
+    }
+
+    private static async Task<bool> WaitForMoreAsync(ChannelReader<Pending> reader, long milliseconds)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMilliseconds(milliseconds));
+        try
+        {
+            return await reader.WaitToReadAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
+        }
+    }
+
+    private void Run(List<Pending> batch)
+    {
+        // Requests whose clients went away are dropped before they cost model time.
+        var live = new List<Pending>(batch.Count);
+        foreach (var p in batch)
+        {
+            if (p.Cancellation.IsCancellationRequested)
+                p.Result.TrySetCanceled(p.Cancellation);
+            else
+                live.Add(p);
+        }
+        if (live.Count == 0)
+            return;
+        var texts = live.SelectMany(p => p.Texts).ToArray();
+        string[]? texts2 = live[0].Texts2 is null ? null : live.SelectMany(p => p.Texts2!).ToArray();
+        try
+        {
+            var predictions = _model.PredictBatch(texts, texts2, _runSize);
+            _metrics.RecordBatch(texts.Length);
+            int offset = 0;
+            foreach (var p in live)
+            {
+                p.Result.TrySetResult(predictions.Skip(offset).Take(p.Texts.Length).ToArray());
+                offset += p.Texts.Length;
+            }
+        }
+        catch (Exception ex)
+        {
+            _logger.LogError(ex, "model call for {Requests} requests ({Inputs} inputs) failed", live.Count, texts.Length);
+            foreach (var p in live)
+                p.Result.TrySetException(ex);
+        }
+    }
+
+    private sealed record Pending(string[] Texts, string[]? Texts2, CancellationToken Cancellation)
+    {
+        // Continuations run on the thread pool, not on the worker, so one slow client cannot stall the next batch.
+        public TaskCompletionSource<IReadOnlyList<Prediction>> Result { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+}
+
+/// <summary>
+/// No batching: each request is one <see cref="BertOnnxModel.PredictBatch"/> call on its own thread, at most one per
+/// processor at a time. The gate keeps blocked model calls from starving the thread pool that serves requests.
+/// </summary>
+internal sealed class DirectRunner(BertOnnxModel model, ServerMetrics metrics, int maxBatch) : IPredictionRunner
+{
+    private readonly SemaphoreSlim _gate = new(Environment.ProcessorCount);
+
+    public async Task<IReadOnlyList<Prediction>> PredictAsync(string[] texts, string[]? texts2, CancellationToken cancellation)
+    {
+        metrics.Enqueued();
+        try
+        {
+            await _gate.WaitAsync(cancellation);
+        }
+        finally
+        {
+            metrics.Dequeued();
+        }
+        try
+        {
+            var predictions = model.PredictBatch(texts, texts2, maxBatch);
+            metrics.RecordBatch(texts.Length);
+            return predictions;
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    public void Dispose() => _gate.Dispose();
+
+    public ValueTask DisposeAsync()
+    {
+        Dispose();
+        return ValueTask.CompletedTask;
+    }
+}
