@@ -9,7 +9,10 @@ internal static class CliProcess
 
     public static Result Run(params string[] args) => RunIn(null, args);
 
-    public static Result RunIn(string? workingDirectory, params string[] args)
+    public static Result RunIn(string? workingDirectory, params string[] args) => RunWith(workingDirectory, null, args);
+
+    /// <summary>Runs with extra environment variables (e.g. TMPDIR, where ML.NET looks for its NAS-BERT weights).</summary>
+    public static Result RunWith(string? workingDirectory, IReadOnlyDictionary<string, string>? environment, params string[] args)
     {
         string dll = Path.Combine(AppContext.BaseDirectory, "MlNetBert.Cli.dll");
         var psi = new ProcessStartInfo("dotnet")
@@ -19,6 +22,8 @@ internal static class CliProcess
             UseShellExecute = false,
             WorkingDirectory = workingDirectory ?? AppContext.BaseDirectory,
         };
+        foreach (var (key, value) in environment ?? new Dictionary<string, string>())
+            psi.Environment[key] = value;
         psi.ArgumentList.Add(dll);
         foreach (var a in args)
             psi.ArgumentList.Add(a);
