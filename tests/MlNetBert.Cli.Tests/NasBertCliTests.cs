@@ -26,7 +26,7 @@ public sealed class NasBertCliTests
     }
 
     [TestMethod]
-    public void WithWeights_TrainsMlNetsTextClassification_AndWritesModelZipAndMetrics()
+    public void WithWeights_TrainsMlNetsTextClassification_ThenExportsAndPredictsWithOnnx()
     {
         string tmp = Paths.TempDir();
         try
@@ -42,6 +42,15 @@ public sealed class NasBertCliTests
             Assert.AreEqual("ML.NET TextClassification (NAS-BERT)", metrics["trainer"]!.GetValue<string>());
             Assert.AreEqual(40, metrics["final"]!["count"]!.GetValue<int>(), "a 10% stratified validation split of the 400-row sample");
             Assert.IsNotNull(metrics["final"]!["accuracy"]);
+
+            string onnx = Path.Combine(run, "model.onnx");
+            var export = CliProcess.Run("export", "--model", Path.Combine(run, "model.zip"), "--out", onnx);
+            Assert.AreEqual(0, export.ExitCode, export.Stderr + export.Stdout);
+            StringAssert.Contains(export.Stdout, "(ML.NET NAS-BERT model); parity with ML.NET on built-in sample: 12 rows");
+            StringAssert.Contains(export.Stdout, "argmax agreement = 100.00 %");
+            var predict = CliProcess.Run("predict", "--model", onnx, "--text", "A warm, funny and clever film.", "--json");
+            Assert.AreEqual(0, predict.ExitCode, predict.Stderr + predict.Stdout);
+            StringAssert.Contains(predict.Stdout, "positive");
         }
         finally
         {
