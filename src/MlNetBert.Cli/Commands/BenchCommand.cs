@@ -18,6 +18,7 @@ internal static class BenchCommand
         var bench = new Command("bench", "Measure training and inference speed (results as ratios against a baseline in the same run).");
         bench.Add(TrainBench());
         bench.Add(PredictBench.Create());
+        bench.Add(NasBertBench.Create());
         return bench;
     }
 

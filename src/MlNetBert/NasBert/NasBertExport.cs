@@ -1,6 +1,3 @@
-using Microsoft.ML;
-using Microsoft.ML.Data;
-using Microsoft.ML.TorchSharp.NasBert;
 using MlNetBert.Export;
 using MlNetBert.Inference;
 
@@ -13,12 +10,6 @@ namespace MlNetBert.NasBert;
 /// </summary>
 public static class NasBertExport
 {
-    private sealed class PairText
-    {
-        public string A { get; set; } = "";
-        public string B { get; set; } = "";
-    }
-
     /// <summary>Writes <paramref name="outOnnx"/> and returns the parity report; throws and writes nothing when they differ.</summary>
     public static ParityReport ExportVerified(string mlnetZip, string outOnnx, IReadOnlyList<(string Text, string? Text2)>? checkRows = null,
         double tolerance = OnnxParity.DefaultTolerance)
@@ -65,28 +56,8 @@ public static class NasBertExport
     /// <summary>ML.NET's own outputs: raw logits (TextClassification's Score) or the similarity score.</summary>
     private static List<float[]> MlNetScores(string mlnetZip, NasBertModelInfo info, IReadOnlyList<(string Text, string? Text2)> rows)
     {
-        var ml = new MLContext();
-        var model = ml.Model.Load(mlnetZip, out _);
-        var parts = model is IEnumerable<ITransformer> chain ? chain.ToList() : [model];
-        try
-        {
-            var nasBert = parts.FirstOrDefault(p => p is TextClassificationTransformer or SentenceSimilarityTransformer)
-                ?? throw new BadInputException($"{mlnetZip}: no NAS-BERT transformer");
-            var definition = SchemaDefinition.Create(typeof(PairText));
-            definition[nameof(PairText.A)].ColumnName = info.Sentence1Column;
-            definition[nameof(PairText.B)].ColumnName = info.Sentence2Column ?? info.Sentence1Column + "_unused";
-            var view = ml.Data.LoadFromEnumerable(rows.Select(r => new PairText { A = r.Text, B = r.Text2 ?? "" }).ToList(), definition);
-            var scored = nasBert.Transform(view);
-            var score = scored.Schema.Skip(view.Schema.Count).First(c => c.Type is VectorDataViewType { ItemType: NumberDataViewType } || c.Type == NumberDataViewType.Single);
-            return score.Type is VectorDataViewType
-                ? scored.GetColumn<float[]>(score.Name).ToList()
-                : scored.GetColumn<float>(score.Name).Select(s => new[] { s }).ToList();
-        }
-        finally
-        {
-            foreach (var part in parts.OfType<IDisposable>())
-                part.Dispose();
-        }
+        using var scorer = new NasBertMlNetScorer(mlnetZip, info);
+        return scorer.Transform(rows);
     }
 
     private static int ArgMax(float[] values)

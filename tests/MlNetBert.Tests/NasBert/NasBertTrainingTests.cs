@@ -16,7 +16,7 @@ public sealed class NasBertTrainingTests
         using var threads = TorchThreads.Use(1);
         Console.WriteLine($"both models trained in {f.TrainingTime.TotalSeconds:F1} s");
         var loaded = f.Ml.Model.Load(f.ClassifierZip, out _);
-        using var trained = f.Ml.Model.CreatePredictionEngine<QuestionRow, QuestionPrediction>(f.Classifier);
+        using var trained = f.Ml.Model.CreatePredictionEngine<QuestionRow, QuestionPrediction>(f.Classifier, new PredictionEngineOptions { OwnsTransformer = false });
         using var reloaded = f.Ml.Model.CreatePredictionEngine<QuestionRow, QuestionPrediction>(loaded);
         foreach (var row in f.QuestionsHeldOut.Take(20))
         {
@@ -39,7 +39,7 @@ public sealed class NasBertTrainingTests
         var f = NasBertFixture.Get();
         using var threads = TorchThreads.Use(1);
         var loaded = f.Ml.Model.Load(f.SimilarityZip, out _);
-        using var trained = f.Ml.Model.CreatePredictionEngine<PairRow, PairPrediction>(f.Similarity);
+        using var trained = f.Ml.Model.CreatePredictionEngine<PairRow, PairPrediction>(f.Similarity, new PredictionEngineOptions { OwnsTransformer = false });
         using var reloaded = f.Ml.Model.CreatePredictionEngine<PairRow, PairPrediction>(loaded);
         var scores = f.PairsHeldOut.Take(20).Select(r => trained.Predict(r).Score).ToList();
         CollectionAssert.AreEqual(scores, f.PairsHeldOut.Take(20).Select(r => reloaded.Predict(r).Score).ToList());
