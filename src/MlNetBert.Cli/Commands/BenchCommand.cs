@@ -19,6 +19,7 @@ internal static class BenchCommand
         bench.Add(TrainBench());
         bench.Add(PredictBench.Create());
         bench.Add(ServeBench.Create());
+        bench.Add(NasBertBench.Create());
         return bench;
     }
 

@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using MlNetBert.Data;
 using MlNetBert.Export;
+using MlNetBert.NasBert;
 using MlNetBert.Training;
 using MlNetBert.Triton;
 
@@ -13,7 +14,8 @@ internal static class ExportCommand
 {
     public static Command Create()
     {
-        var model = new Option<string>("--model") { Description = "A model.zip from 'mlnetbert train' (or its run folder).", Required = true };
+
+        var model = new Option<string>("--model") { Description = "A model.zip from 'mlnetbert train' (or its run folder), or an ML.NET TextClassification / SentenceSimilarity model .zip.", Required = true };
         var output = new Option<string>("--out") { Description = "The ONNX file to write (--format onnx), or the Triton model repository folder (--format triton).", Required = true };
         var format = new Option<string>("--format") { Description = "onnx: one ONNX file | triton: a Triton model repository entry (<name>/config.pbtxt, <name>/1/model.onnx).", DefaultValueFactory = _ => "onnx" };
         var name = new Option<string>("--name") { Description = "Triton model name (the folder under --out).", DefaultValueFactory = _ => "model" };
@@ -56,6 +58,8 @@ internal static class ExportCommand
             triton.Validate();
             if (parse.GetValue(format) == "triton")
                 TritonRepository.ValidateName(parse.GetValue(name)!);
+            if (NasBertOnnxExporter.IsMlNetNasBertZip(parse.GetValue(model)!))
+                return ExportNasBert(parse, parse.GetValue(model)!, parse.GetValue(output)!, parse.GetValue(check), parse.GetValue(tolerance), parse.GetValue(json), data);
             using var file = ModelFile.Open(parse.GetValue(model)!);
             var torch = file.TorchModel ?? throw new BadInputException($"{parse.GetValue(model)}: export needs the trained model.zip, not an ONNX file");
             List<(string, string?)>? rows = null;
@@ -102,6 +106,25 @@ internal static class ExportCommand
         {
             File.Delete(verified);
         }
+    }
+
+    /// <summary>An ML.NET TextClassification / SentenceSimilarity .zip: the NAS-BERT exporter, checked against ML.NET itself.</summary>
+    private static int ExportNasBert(ParseResult parse, string zip, string output, string? checkFile, double tolerance, bool json, DataArguments data)
+    {
+        List<(string, string?)>? rows = null;
+        string source = "built-in sample";
+        if (checkFile is not null)
+        {
+            var table = TabularReader.Read(data.Read(parse, checkFile, LabelKind.None));
+            rows = table.Rows.Take(1000).Select(r => (r.Text, r.Text2)).ToList();
+            source = $"{table.Path} ({rows.Count} rows)";
+        }
+        var report = NasBertExport.ExportVerified(zip, output, rows, tolerance);
+        if (json)
+            Console.WriteLine(ParityJson(report, source).ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+        else
+            Console.WriteLine($"wrote {output} (ML.NET NAS-BERT model); parity with ML.NET on {source}: {report}");
+        return ExitCodes.Success;
     }
 
     internal static JsonObject ParityJson(ParityReport report, string source) => new()

@@ -19,7 +19,7 @@ internal static class TrainCommand
         var valid = new Option<string?>("--valid") { Description = "Validation data; default: a stratified, seeded split of --train (see --valid-split)." };
         var validSplit = new Option<double>("--valid-split") { Description = "Fraction of --train held out for validation when no --valid is given (0 for none).", DefaultValueFactory = _ => 0.1 };
         var task = new Option<string?>("--task") { Description = "text-classification | pair-classification | sentence-similarity. Default: pair-classification when --text2-column is given, else text-classification." };
-        var model = new Option<string>("--model") { Description = "Checkpoint: minilm-l6 (default), arctic-xs, or a HuggingFace BERT folder.", DefaultValueFactory = _ => CheckpointStore.DefaultName };
+        var model = new Option<string>("--model") { Description = "Checkpoint: minilm-l6 (default), arctic-xs, a HuggingFace BERT folder, or nasbert (ML.NET's own TextClassification / SentenceSimilarity; needs NasBert2000000.tsm in $TMPDIR/mlnet).", DefaultValueFactory = _ => CheckpointStore.DefaultName };
         var epochs = new Option<int>("--epochs") { Description = "Passes over the training data.", DefaultValueFactory = _ => 3 };
         var batchSize = new Option<int>("--batch-size") { Description = "Examples per step.", DefaultValueFactory = _ => 32 };
         var learningRate = new Option<double>("--learning-rate") { Description = "Peak AdamW learning rate.", DefaultValueFactory = _ => 2e-5 };

@@ -52,6 +52,8 @@ internal static class TrainRun
     public static int Execute(TrainRequest request, ParseResult parse, DataArguments data)
     {
         var o = request.Options;
+        if (o.Checkpoint == NasBertTrain.CheckpointName)
+            return NasBertTrain.Execute(request, parse, data);
         o.Validate();
         bool similarity = request.Task == BertTask.SentenceSimilarity;
         var kind = similarity ? LabelKind.Numeric : LabelKind.Categorical;

@@ -24,15 +24,19 @@ namespace MlNetBert.Inference;
 public sealed class BertOnnxModel : IDisposable
 {
     private readonly InferenceSession _session;
-    private readonly BertTextEncoder _encoder;
-    private readonly string[] _inputNames = [ModelFileFormat.InputIds, ModelFileFormat.AttentionMask, ModelFileFormat.TokenTypeIds];
+    private readonly ITextEncoder _encoder;
+    private readonly string[] _inputNames;
     private readonly string[] _outputNames;
     private bool _disposed;
 
-    private BertOnnxModel(InferenceSession session, BertTextEncoder encoder, string path, string provider)
+    private BertOnnxModel(InferenceSession session, ITextEncoder encoder, string path, string provider)
     {
         _session = session;
         _encoder = encoder;
+        // ML.NET NAS-BERT graphs read only input_ids (padding is id 1); BERT graphs read all three inputs.
+        _inputNames = encoder is RobertaBpeTextEncoder
+            ? [ModelFileFormat.InputIds]
+            : [ModelFileFormat.InputIds, ModelFileFormat.AttentionMask, ModelFileFormat.TokenTypeIds];
         Path = path;
         ExecutionProvider = provider;
         var map = session.ModelMetadata.CustomMetadataMap;
@@ -97,18 +101,12 @@ public sealed class BertOnnxModel : IDisposable
             if (version != ModelFileFormat.Version)
                 throw new BadInputException($"{path}: model file format version {version} is not supported (this MlNetBert reads version {ModelFileFormat.Version})");
             string tokenizer = map.GetValueOrDefault(ModelFileFormat.TokenizerKey) ?? "(missing)";
-            if (tokenizer != ModelFileFormat.WordPieceTokenizer)
-                throw new BadInputException($"{path}: tokenizer '{tokenizer}' is not supported (expected '{ModelFileFormat.WordPieceTokenizer}')");
-            if (!map.TryGetValue(ModelFileFormat.VocabKey, out var vocab) || vocab.Length == 0)
-                throw new BadInputException($"{path}: '{ModelFileFormat.VocabKey}' metadata is missing or empty");
-            bool lowerCase = (map.GetValueOrDefault(ModelFileFormat.LowerCaseKey) ?? "") switch
+            ITextEncoder encoder = tokenizer switch
             {
-                "true" => true,
-                "false" => false,
-                var other => throw new BadInputException($"{path}: '{ModelFileFormat.LowerCaseKey}' is '{other}' (expected true or false)"),
+                ModelFileFormat.WordPieceTokenizer => WordPiece(path, map),
+                ModelFileFormat.RobertaBpeTokenizer => RobertaBpe(path, map),
+                _ => throw new BadInputException($"{path}: tokenizer '{tokenizer}' is not supported (expected one of: {string.Join(", ", ModelFileFormat.Tokenizers)})"),
             };
-            using var vocabStream = new MemoryStream(Encoding.UTF8.GetBytes(vocab));
-            var encoder = BertTextEncoder.FromVocab(vocabStream, lowerCase);
             return new BertOnnxModel(session, encoder, path, provider);
         }
         catch
@@ -117,6 +115,30 @@ public sealed class BertOnnxModel : IDisposable
             throw;
         }
     }
+
+    private static BertTextEncoder WordPiece(string path, IReadOnlyDictionary<string, string> map)
+    {
+        string vocab = Required(path, map, ModelFileFormat.VocabKey);
+        bool lowerCase = (map.GetValueOrDefault(ModelFileFormat.LowerCaseKey) ?? "") switch
+        {
+            "true" => true,
+            "false" => false,
+            var other => throw new BadInputException($"{path}: '{ModelFileFormat.LowerCaseKey}' is '{other}' (expected true or false)"),
+        };
+        using var vocabStream = new MemoryStream(Encoding.UTF8.GetBytes(vocab));
+        return BertTextEncoder.FromVocab(vocabStream, lowerCase);
+    }
+
+    private static RobertaBpeTextEncoder RobertaBpe(string path, IReadOnlyDictionary<string, string> map)
+    {
+        using var vocab = new MemoryStream(Encoding.UTF8.GetBytes(Required(path, map, ModelFileFormat.BpeVocabKey)));
+        using var merges = new MemoryStream(Encoding.UTF8.GetBytes(Required(path, map, ModelFileFormat.BpeMergesKey)));
+        using var dict = new MemoryStream(Encoding.UTF8.GetBytes(Required(path, map, ModelFileFormat.FairseqDictKey)));
+        return RobertaBpeTextEncoder.FromStreams(vocab, merges, dict, path);
+    }
+
+    private static string Required(string path, IReadOnlyDictionary<string, string> map, string key) =>
+        map.TryGetValue(key, out var value) && value.Length > 0 ? value : throw new BadInputException($"{path}: '{key}' metadata is missing or empty");
 
     /// <summary>Predicts one text, or one pair when the task reads two texts.</summary>
     public Prediction Predict(string text, string? text2 = null) =>
@@ -171,7 +193,8 @@ public sealed class BertOnnxModel : IDisposable
         using var mask = OrtValue.CreateTensorValueFromMemory(batch.AttentionMask, shape);
         using var types = OrtValue.CreateTensorValueFromMemory(batch.TokenTypeIds, shape);
         using var runOptions = new RunOptions();
-        using var outputs = _session.Run(runOptions, _inputNames, [ids, mask, types], _outputNames);
+        OrtValue[] inputs = _inputNames.Length == 1 ? [ids] : [ids, mask, types];
+        using var outputs = _session.Run(runOptions, _inputNames, inputs, _outputNames);
         var predictions = new Prediction[batch.BatchSize];
         if (Task == BertTasks.SentenceSimilarity)
         {

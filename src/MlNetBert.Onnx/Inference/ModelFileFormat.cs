@@ -41,8 +41,26 @@ public static class ModelFileFormat
     public const string FormatVersionKey = "mlnetbert.format_version";
     public const string ProjectVersionKey = "mlnetbert.project_version";
 
-    /// <summary>The only tokenizer kind format version 1 knows: BERT WordPiece with the vocabulary in <see cref="VocabKey"/>.</summary>
+    /// <summary>BERT WordPiece with the vocabulary in <see cref="VocabKey"/>; inputs input_ids, attention_mask, token_type_ids.</summary>
     public const string WordPieceTokenizer = "bert-wordpiece";
+
+    /// <summary>
+    /// ML.NET NAS-BERT's tokenizer: RoBERTa byte-level BPE (<see cref="BpeVocabKey"/>, <see cref="BpeMergesKey"/>) remapped
+    /// through fairseq's dictionary (<see cref="FairseqDictKey"/>); the graph's only input is input_ids, padded with 1.
+    /// </summary>
+    public const string RobertaBpeTokenizer = "roberta-bpe-fairseq";
+
+    /// <summary>The tokenizer kinds this library reads.</summary>
+    public static IReadOnlyList<string> Tokenizers { get; } = [WordPieceTokenizer, RobertaBpeTokenizer];
+
+    /// <summary>GPT-2/RoBERTa <c>encoder.json</c> (token → BPE id).</summary>
+    public const string BpeVocabKey = "mlnetbert.bpe_vocab";
+
+    /// <summary>GPT-2/RoBERTa <c>vocab.bpe</c> (the merges).</summary>
+    public const string BpeMergesKey = "mlnetbert.bpe_merges";
+
+    /// <summary>fairseq <c>dict.txt</c> (BPE id → model id by occurrence rank).</summary>
+    public const string FairseqDictKey = "mlnetbert.fairseq_dict";
 
     public const string InputIds = "input_ids";
     public const string AttentionMask = "attention_mask";

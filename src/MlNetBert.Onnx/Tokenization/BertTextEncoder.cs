@@ -22,7 +22,7 @@ public sealed record EncodedBatch(long[] InputIds, long[] AttentionMask, long[] 
 /// with truncation to a maximum length, on top of Microsoft.ML.Tokenizers' <see cref="BertTokenizer"/>.
 /// Thread-safe: the underlying tokenizer is immutable.
 /// </summary>
-public sealed class BertTextEncoder
+public sealed class BertTextEncoder : ITextEncoder
 {
     private readonly BertTokenizer _tokenizer;
 
