@@ -74,7 +74,8 @@ public sealed class BertFineTuner
                 model.train();
                 var epochClock = Stopwatch.StartNew();
                 // Each epoch's order comes from its own seeded generator, so a resumed run sees the same batches.
-                var rng = new Random(HashCode.Combine(o.Seed, epoch));
+                // (Not HashCode.Combine: .NET randomises it per process.)
+                var rng = new Random(unchecked(o.Seed * 7919 + epoch));
                 var batches = o.LengthGroupedBatches ? LengthGroupedBatches(train, o.BatchSize, rng) : ShuffledBatches(train.Count, o.BatchSize, rng);
                 for (int b = state.NextBatch; b < batches.Count; b++)
                 {
