@@ -14,7 +14,7 @@ public sealed class ServeLoadTests
     private const int Concurrency = 32;
 
     [TestMethod]
-    public async Task Load_2000RequestsAt32_NoErrors_AndWorkingSetStaysWithin20PercentOfWarmUp()
+    public async Task Load_2000RequestsAt32_NoErrors_AndWorkingSetGrowsUnder20PercentAfterWarmUp()
     {
         await using var host = await ServeHost.StartAsync(new ServerOptions { ModelPath = ServeModels.Classifier });
         var bodies = ServeLoadTest.Bodies(ServeLoadTest.SampleSentences, pair: false);
@@ -22,6 +22,11 @@ public sealed class ServeLoadTests
 
         // Warm-up at the same concurrency fills ONNX Runtime's arena and the connection pool to their working size.
         var warmup = await ServeLoadTest.RunAsync(host.Client, predict, bodies, 300, Concurrency);
+        // Collect first: this process also hosted earlier test classes, whose garbage would otherwise be freed
+        // during the run and look like a shrinking server.
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
         long warm = WorkingSet();
         var run = await ServeLoadTest.RunAsync(host.Client, predict, bodies, 2000, Concurrency);
         long after = WorkingSet();
@@ -31,7 +36,8 @@ public sealed class ServeLoadTests
         Console.WriteLine($"working set after warm-up {warm / 1048576.0:F0} MiB, after the run {after / 1048576.0:F0} MiB ({100.0 * (after - warm) / warm:+0.0;-0.0}%)");
         Assert.AreEqual(0, run.Errors, run.FirstError);
         Assert.AreEqual(0, warmup.Errors, warmup.FirstError);
-        Assert.IsLessThanOrEqualTo(0.2, Math.Abs(after - warm) / (double)warm, "working set drifted by more than 20% under load");
+        // The failure this guards against is growth (ML.NET issue 7219: memory climbing until out of memory).
+        Assert.IsLessThanOrEqualTo(0.2, (after - warm) / (double)warm, "working set grew by more than 20% under load");
     }
 
     [TestMethod]
