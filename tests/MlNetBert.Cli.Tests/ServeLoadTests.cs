@@ -41,10 +41,9 @@ public sealed class ServeLoadTests
     }
 
     [TestMethod]
-    public async Task Batching_IsNotSlowerThanOneCallPerRequest_UnderTheSameLoad()
+    public async Task Batching_CostsNoMoreProcessorTimePerRequest_ThanOneCallPerRequest_UnderTheSameLoad()
     {
-        // Both servers run side by side and take turns: on a shared 2-core machine the background load drifts, and
-        // alternating short rounds gives both configurations the same share of it.
+        // Both servers run side by side and take turns, so drifting background load falls on both alike.
         const int rounds = 4, perRound = 150;
         await using var off = await ServeHost.StartAsync(new ServerOptions { ModelPath = ServeModels.Classifier, Batching = false });
         await using var on = await ServeHost.StartAsync(new ServerOptions { ModelPath = ServeModels.Classifier, Batching = true });
@@ -62,18 +61,21 @@ public sealed class ServeLoadTests
         Console.WriteLine($"{rounds} alternating rounds of {perRound} requests (1 sentence each) at concurrency {Concurrency}, {Environment.ProcessorCount} processors:");
         Console.WriteLine($"  batching off (one model call per request): {offTotal}; rounds {string.Join(", ", results[off].Select(r => $"{r.RequestsPerSecond:F0}/s"))}");
         Console.WriteLine($"  batching on  (max batch 32, max wait 5 ms): {onTotal}; rounds {string.Join(", ", results[on].Select(r => $"{r.RequestsPerSecond:F0}/s"))}");
-        Console.WriteLine($"  throughput ratio on/off: x{onTotal.RequestsPerSecond / offTotal.RequestsPerSecond:F2}");
+        Console.WriteLine($"  on/off: throughput x{onTotal.RequestsPerSecond / offTotal.RequestsPerSecond:F2}, processor time per request x{onTotal.CpuMillisecondsPerRequest / offTotal.CpuMillisecondsPerRequest:F2}");
         Console.WriteLine("  command: dotnet test --project tests/MlNetBert.Cli.Tests -- --filter \"FullyQualifiedName~ServeLoadTests\"");
         Assert.AreEqual(0, offTotal.Errors + onTotal.Errors, offTotal.FirstError ?? onTotal.FirstError);
-        // A small margin for timing noise on a shared machine; the measured gain is larger (docs/benchmarks.md).
-        Assert.IsGreaterThanOrEqualTo(0.9 * offTotal.RequestsPerSecond, onTotal.RequestsPerSecond,
-            $"micro-batching ({onTotal.RequestsPerSecond:F1}/s) was slower than one call per request ({offTotal.RequestsPerSecond:F1}/s)");
+        // Judged by processor time per request, the capacity of a CPU-bound server: requests/s on a machine shared
+        // with other jobs swing by more than 2x between rounds (see docs/benchmarks.md), processor time far less.
+        // The margin allows for timing noise; the measured gain is larger.
+        Assert.IsLessThanOrEqualTo(1.1 * offTotal.CpuMillisecondsPerRequest, onTotal.CpuMillisecondsPerRequest,
+            $"micro-batching used {onTotal.CpuMillisecondsPerRequest:F1} processor ms per request, one call per request {offTotal.CpuMillisecondsPerRequest:F1}");
     }
 
     /// <summary>The rounds as one run: requests over the summed wall time, percentiles over all latencies.</summary>
     private static LoadTestResult Summary(List<LoadTestResult> rounds) => new(
         rounds.Sum(r => r.Requests), rounds.Sum(r => r.Errors), rounds.Select(r => r.FirstError).FirstOrDefault(e => e is not null),
-        TimeSpan.FromSeconds(rounds.Sum(r => r.Elapsed.TotalSeconds)), rounds.SelectMany(r => r.Latencies).Order().ToList());
+        TimeSpan.FromSeconds(rounds.Sum(r => r.Elapsed.TotalSeconds)), rounds.SelectMany(r => r.Latencies).Order().ToList(),
+        TimeSpan.FromSeconds(rounds.Sum(r => r.CpuTime.TotalSeconds)));
 
     private static long WorkingSet()
     {

@@ -21,8 +21,9 @@ internal static class ServeBench
         var json = new Option<string?>("--json") { Description = "Also write the results to this JSON file." };
         var command = new Command("serve",
             """
-            Requests per second and latency of 'mlnetbert serve' on loopback, under the same load with micro-batching off
-            (one model call per request, the baseline) and on. Each configuration starts its own server.
+            Requests per second, latency and processor time per request of 'mlnetbert serve' on loopback, under the same
+            load with micro-batching off (one model call per request, the baseline) and on. Each configuration starts
+            its own server in this process; processor time counts the server and the load generator.
 
             Example:
               mlnetbert bench serve --model sentiment.onnx --requests 2000 --concurrency 32
@@ -57,6 +58,7 @@ internal static class ServeBench
                     ["ratio_to_batching_off"] = Math.Round(r.RequestsPerSecond / baseline.Value, 3),
                     ["p50_ms"] = Math.Round(r.P50.TotalMilliseconds, 2),
                     ["p99_ms"] = Math.Round(r.P99.TotalMilliseconds, 2),
+                    ["cpu_ms_per_request"] = Math.Round(r.CpuMillisecondsPerRequest, 2),
                     ["errors"] = r.Errors,
                 };
             }

@@ -13,10 +13,18 @@ namespace MlNetBert.Serving.Load;
 /// <param name="FirstError">The first failure, for the report; null when there was none.</param>
 /// <param name="Elapsed">Wall time from the first request to the last answer.</param>
 /// <param name="Latencies">Every request's latency, sorted ascending.</param>
-public sealed record LoadTestResult(int Requests, int Errors, string? FirstError, TimeSpan Elapsed, IReadOnlyList<TimeSpan> Latencies)
+/// <param name="CpuTime">
+/// Processor time this whole process used during the run: the server's and the load generator's when they share the
+/// process, as in <see cref="ServeLoadTest.MeasureAsync"/>. Unlike wall time, it hardly moves when other programs
+/// compete for the processors, so it compares configurations fairly on a busy machine.
+/// </param>
+public sealed record LoadTestResult(int Requests, int Errors, string? FirstError, TimeSpan Elapsed, IReadOnlyList<TimeSpan> Latencies, TimeSpan CpuTime)
 {
     /// <summary>Answered requests per second of wall time.</summary>
     public double RequestsPerSecond => Requests / Elapsed.TotalSeconds;
+
+    /// <summary>Processor milliseconds per request (see <see cref="CpuTime"/>).</summary>
+    public double CpuMillisecondsPerRequest => CpuTime.TotalMilliseconds / Requests;
 
     /// <summary>Median latency.</summary>
     public TimeSpan P50 => Percentile(0.50);
@@ -28,9 +36,9 @@ public sealed record LoadTestResult(int Requests, int Errors, string? FirstError
     public TimeSpan Percentile(double q) =>
         Latencies.Count == 0 ? TimeSpan.Zero : Latencies[Math.Clamp((int)Math.Ceiling(q * Latencies.Count) - 1, 0, Latencies.Count - 1)];
 
-    /// <summary>One line: requests, errors, throughput, p50 and p99.</summary>
+    /// <summary>One line: requests, errors, throughput, p50, p99 and processor time per request.</summary>
     public override string ToString() =>
-        $"{Requests} requests, {Errors} errors, {RequestsPerSecond:F1} requests/s, p50 {P50.TotalMilliseconds:F1} ms, p99 {P99.TotalMilliseconds:F1} ms";
+        $"{Requests} requests, {Errors} errors, {RequestsPerSecond:F1} requests/s, p50 {P50.TotalMilliseconds:F1} ms, p99 {P99.TotalMilliseconds:F1} ms, {CpuMillisecondsPerRequest:F1} CPU ms/request";
 }
 
 /// <summary>
@@ -102,6 +110,8 @@ public static class ServeLoadTest
         var latencies = new TimeSpan[requests];
         int sent = -1, errors = 0;
         string? firstError = null;
+        using var self = Process.GetCurrentProcess();
+        var cpuBefore = self.TotalProcessorTime;
         var clock = Stopwatch.StartNew();
 
         async Task ClientAsync()
@@ -124,6 +134,10 @@ public static class ServeLoadTest
                 {
                     error = ex.Message;
                 }
+                catch (TaskCanceledException) when (!cancellation.IsCancellationRequested)
+                {
+                    error = $"no answer within {client.Timeout.TotalSeconds:F0} s";
+                }
                 latencies[i] = Stopwatch.GetElapsedTime(started);
                 if (error is not null && Interlocked.Increment(ref errors) == 1)
                     firstError = error;
@@ -132,8 +146,10 @@ public static class ServeLoadTest
 
         await Task.WhenAll(Enumerable.Range(0, concurrency).Select(_ => Task.Run(ClientAsync, cancellation)));
         var elapsed = clock.Elapsed;
+        self.Refresh();
+        var cpu = self.TotalProcessorTime - cpuBefore;
         Array.Sort(latencies);
-        return new LoadTestResult(requests, errors, firstError, elapsed, latencies);
+        return new LoadTestResult(requests, errors, firstError, elapsed, latencies, cpu);
     }
 
     /// <summary>

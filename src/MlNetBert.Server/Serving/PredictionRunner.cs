@@ -12,13 +12,13 @@ internal interface IPredictionRunner : IAsyncDisposable, IDisposable
 }
 
 /// <summary>
-/// Dynamic micro-batching: requests queue on a channel, and one worker takes the first waiting request, gathers more
-/// until <see cref="ServerOptions.MaxBatchSize"/> inputs or <see cref="ServerOptions.MaxWaitMs"/> have passed, runs
-/// them as one <see cref="BertOnnxModel.PredictBatch"/> call (length-sorted runs of at most 16 rows on CPU), and hands
-/// each request its own slice of the results.
+/// Dynamic micro-batching: requests queue on a channel; a worker (one per processor) takes the first waiting request,
+/// gathers more until <see cref="ServerOptions.MaxBatchSize"/> inputs or <see cref="ServerOptions.MaxWaitMs"/> have
+/// passed, runs them as one <see cref="BertOnnxModel.PredictBatch"/> call (length-sorted runs of at most 16 rows on
+/// CPU), and hands each request its own slice of the results.
 /// </summary>
 /// <remarks>
-/// While a batch runs, new requests wait in the queue, so under load the next batch is full at once and the wait
+/// While batches run, new requests wait in the queue, so under load the next batch is full at once and the wait
 /// only costs latency when the server is nearly idle. A request is never split across batches. Disposing completes
 /// the queue and waits for the requests already in it, so graceful shutdown answers everything it accepted.
 /// </remarks>
@@ -30,8 +30,8 @@ internal sealed class MicroBatcher : IPredictionRunner
     private readonly int _maxBatch;
     private readonly int _runSize;
     private readonly TimeSpan _maxWait;
-    private readonly Channel<Pending> _queue = Channel.CreateUnbounded<Pending>(new UnboundedChannelOptions { SingleReader = true });
-    private readonly Task _worker;
+    private readonly Channel<Pending> _queue = Channel.CreateUnbounded<Pending>();
+    private readonly Task[] _workers;
 
     public MicroBatcher(BertOnnxModel model, ServerOptions options, ServerMetrics metrics, ILogger logger)
     {
@@ -44,7 +44,9 @@ internal sealed class MicroBatcher : IPredictionRunner
         // longest of 32 (about 12% more requests/s on MiniLM, 2 cores); a GPU prefers the whole batch at once.
         _runSize = model.ExecutionProvider == "cuda" ? _maxBatch : Math.Min(_maxBatch, 16);
         _maxWait = TimeSpan.FromMilliseconds(options.MaxWaitMs);
-        _worker = Task.Run(WorkAsync);
+        // One worker per processor, as many model calls at a time as DirectRunner allows: the two modes differ only
+        // in batching. While one worker's batch runs, the next fills and goes to another worker.
+        _workers = Enumerable.Range(0, Environment.ProcessorCount).Select(_ => Task.Run(WorkAsync)).ToArray();
     }
 
     public async Task<IReadOnlyList<Prediction>> PredictAsync(string[] texts, string[]? texts2, CancellationToken cancellation)
@@ -59,7 +61,7 @@ internal sealed class MicroBatcher : IPredictionRunner
     public async ValueTask DisposeAsync()
     {
         _queue.Writer.TryComplete();
-        await _worker;
+        await Task.WhenAll(_workers);
     }
 
     // A host disposed synchronously (using, not await using) still drains the queue before the model goes away.
@@ -107,7 +109,9 @@ internal sealed class MicroBatcher : IPredictionRunner
                     break;
             }
             _metrics.Dequeued(batch.Count);
-            Run(batch);
+            // The model call blocks for tens to hundreds of milliseconds; on a thread of its own it cannot starve the
+            // thread pool that Kestrel and the request handlers run on (a 2-core machine starts with 2 pool threads).
+            await Task.Factory.StartNew(() => Run(batch), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
         }
     }
 
@@ -166,8 +170,8 @@ internal sealed class MicroBatcher : IPredictionRunner
 }
 
 /// <summary>
-/// No batching: each request is one <see cref="BertOnnxModel.PredictBatch"/> call on its own thread, at most one per
-/// processor at a time. The gate keeps blocked model calls from starving the thread pool that serves requests.
+/// No batching: each request is one <see cref="BertOnnxModel.PredictBatch"/> call, at most one per processor at a
+/// time (the same parallelism as <see cref="MicroBatcher"/>'s workers, so the two modes differ only in batching).
 /// </summary>
 internal sealed class DirectRunner(BertOnnxModel model, ServerMetrics metrics, int maxBatch) : IPredictionRunner
 {
@@ -186,7 +190,9 @@ internal sealed class DirectRunner(BertOnnxModel model, ServerMetrics metrics, i
         }
         try
         {
-            var predictions = model.PredictBatch(texts, texts2, maxBatch);
+            // On a thread of its own, as in MicroBatcher, so blocked model calls never hold the thread pool.
+            var predictions = await Task.Factory.StartNew(() => model.PredictBatch(texts, texts2, maxBatch),
+                CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
             metrics.RecordBatch(texts.Length);
             return predictions;
         }
