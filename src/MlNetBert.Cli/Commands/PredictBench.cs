@@ -180,9 +180,11 @@ internal static class PredictBench
         }
     }
 
+    // Every session, the raw graph's included, gets the CPU settings BertOnnxModel uses.
     private static InferenceSession Session(byte[] model, int threads)
     {
         using var options = new SessionOptions { IntraOpNumThreads = threads, InterOpNumThreads = 1, GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
+        options.AddSessionConfigEntry(BertOnnxOptions.DisabledOptimizersConfigKey, BertOnnxOptions.CpuDisabledOptimizers);
         return new InferenceSession(model, options);
     }
 

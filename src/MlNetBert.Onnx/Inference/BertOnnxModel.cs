@@ -228,6 +228,8 @@ public sealed class BertOnnxModel : IDisposable
                     options.Log?.Invoke($"CUDA execution provider unavailable ({FirstLine(ex.Message)}); running on CPU");
                 }
             }
+            if (provider == "cpu")
+                sessionOptions.AddSessionConfigEntry(BertOnnxOptions.DisabledOptimizersConfigKey, BertOnnxOptions.CpuDisabledOptimizers);
             return sessionOptions;
         }
         catch

@@ -92,9 +92,9 @@ public sealed record OnnxExportOptions
     public bool IncludeHiddenStates { get; init; }
 
     /// <summary>
-    /// Write the encoder with ONNX Runtime's fused transformer ops (EmbedLayerNormalization, Attention,
-    /// SkipLayerNormalization, BiasGelu; domain <c>com.microsoft</c>) instead of plain opset-17 ops. Faster in ONNX
-    /// Runtime, on CPU and CUDA; other runtimes cannot load it. Default false.
+    /// Write the encoder with ONNX Runtime's fused transformer ops (EmbedLayerNormalization, Attention with packed
+    /// QKV weights, BiasGelu/FastGelu; domain <c>com.microsoft</c>) instead of plain opset-17 ops. Faster in ONNX
+    /// Runtime; other runtimes cannot load it. Default false.
     /// </summary>
     public bool Optimize { get; init; }
 

@@ -137,11 +137,12 @@ internal sealed partial class BertOnnxGraph(BertConfig config, IReadOnlyDictiona
         _ => GeluErf(x, output),
     };
 
-    // Exact GELU: x * 0.5 * (1 + erf(x / sqrt(2))).
+    // Exact GELU: x * 0.5 * (1 + erf(x / sqrt(2))). Written as Div, Erf, Add, Mul(x, 0.5), Mul: the form ONNX Runtime's
+    // graph optimizer recognises and fuses (with the bias Add before it) into one BiasGelu kernel at load time.
     private string GeluErf(string x, string output)
     {
-        string inverseSqrt2 = ScalarOnce("const.inverse_sqrt2", (float)(1.0 / Math.Sqrt(2.0)));
-        string erf = _g.Node("Erf", [_g.Node("Mul", [x, inverseSqrt2], output + ".scaled")], output + ".erf");
+        string sqrt2 = ScalarOnce("const.sqrt2", MathF.Sqrt(2f));
+        string erf = _g.Node("Erf", [_g.Node("Div", [x, sqrt2], output + ".scaled")], output + ".erf");
         string onePlus = _g.Node("Add", [erf, "const.one"], output + ".one_plus");
         string half = _g.Node("Mul", [x, "const.half"], output + ".half");
         return _g.Node("Mul", [half, onePlus], output);

@@ -24,8 +24,12 @@ public static class OnnxFloat16Converter
     /// <summary>Ops computed in float32 whatever the rest does.</summary>
     public static IReadOnlySet<string> KeptFloat32 { get; } = new HashSet<string>(StringComparer.Ordinal)
     {
-        "LayerNormalization", "SkipLayerNormalization", "EmbedLayerNormalization", "Softmax", "ReduceSum", "Max", "Div",
+        "LayerNormalization", "SkipLayerNormalization", "EmbedLayerNormalization", "Softmax", "ReduceSum",
     };
+
+    // Ops that stay float32 when their computed inputs already are (the pooling's clamp and division after ReduceSum):
+    // no cast down and up again, and the tiny clamp constant keeps its value.
+    private static readonly HashSet<string> FollowInputs = new(StringComparer.Ordinal) { "Div", "Max" };
 
     // The ops MlNetBert's graphs use. Anything else is refused rather than guessed at.
     private static readonly HashSet<string> KnownOps = new(StringComparer.Ordinal)
@@ -53,24 +57,35 @@ public static class OnnxFloat16Converter
         foreach (var t in graph.Initializer)
             types[t.Name] = t.DataType;
 
-        // Float initializers read only by float16 ops are converted in place; those read by both get a float16 copy.
-        var readByHalf = new HashSet<string>(StringComparer.Ordinal);
-        var readByFloat = new HashSet<string>(StringComparer.Ordinal);
+        // First decide each node's precision, following the types it will see; then rewrite.
+        var half = new HashSet<NodeProto>(ReferenceEqualityComparer.Instance);
+        var planned = new Dictionary<string, int>(types, StringComparer.Ordinal);
         foreach (var node in graph.Node)
+        {
+            bool runsInHalf = RunsInHalf(node, planned, initializers);
+            if (runsInHalf)
+                half.Add(node);
+            for (int o = 0; o < node.Output.Count; o++)
+                planned[node.Output[o]] = OutputType(node, o, planned, runsInHalf);
+        }
+
+        // Float initializers read only by float16 ops are converted in place; those read by both get a float16 copy.
+        var readByFloat = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var node in graph.Node.Where(n => !half.Contains(n)))
             foreach (var input in node.Input.Where(initializers.ContainsKey))
-                (RunsInHalf(node) ? readByHalf : readByFloat).Add(input);
+                readByFloat.Add(input);
 
         var converted = new Dictionary<string, string>(StringComparer.Ordinal); // (value, to) → name of the cast value
         var nodes = new List<NodeProto>(graph.Node.Count * 2);
         foreach (var node in graph.Node)
         {
-            bool half = RunsInHalf(node);
+            bool runsInHalf = half.Contains(node);
             for (int i = 0; i < node.Input.Count; i++)
             {
                 string input = node.Input[i];
                 if (input.Length == 0 || !types.TryGetValue(input, out int type) || (type != Float && type != Float16))
                     continue;
-                int want = half ? Float16 : Float;
+                int want = runsInHalf ? Float16 : Float;
                 if (type == want)
                     continue;
                 if (initializers.TryGetValue(input, out var tensor) && want == Float16)
@@ -78,10 +93,10 @@ public static class OnnxFloat16Converter
                 else
                     node.Input[i] = CastOnce(nodes, converted, types, input, want);
             }
-            if (node.OpType == "Cast" && half && node.Attribute.Single(a => a.Name == "to").I == Float)
-                node.Attribute.Single(a => a.Name == "to").I = Float16;
             for (int o = 0; o < node.Output.Count; o++)
-                types[node.Output[o]] = OutputType(node, o, types);
+                types[node.Output[o]] = OutputType(node, o, types, runsInHalf);
+            if (node.OpType == "Cast" && runsInHalf && node.Attribute.Single(a => a.Name == "to").I == Float)
+                node.Attribute.Single(a => a.Name == "to").I = Float16;
             nodes.Add(node);
         }
 
@@ -115,21 +130,32 @@ public static class OnnxFloat16Converter
         return result;
     }
 
-    private static bool RunsInHalf(NodeProto node) => !KeptFloat32.Contains(node.OpType);
-
-    private static int OutputType(NodeProto node, int index, Dictionary<string, int> types)
+    private static bool RunsInHalf(NodeProto node, Dictionary<string, int> types, Dictionary<string, TensorProto> initializers)
     {
+        if (KeptFloat32.Contains(node.OpType))
+            return false;
+        if (FollowInputs.Contains(node.OpType))
+            return !node.Input.All(i => initializers.ContainsKey(i) || types.GetValueOrDefault(i) != Float16);
+        return true;
+    }
+
+    // The element type of a node's output once the node runs in the chosen precision.
+    private static int OutputType(NodeProto node, int index, Dictionary<string, int> types, bool runsInHalf)
+    {
+        int precision = runsInHalf ? Float16 : Float;
         switch (node.OpType)
         {
             case "Cast":
-                return (int)node.Attribute.Single(a => a.Name == "to").I;
+                int to = (int)node.Attribute.Single(a => a.Name == "to").I;
+                return to == Float ? precision : to;
             case "Shape":
                 return (int)TensorProto.Types.DataType.Int64;
             case "EmbedLayerNormalization":
-                return index == 1 ? (int)TensorProto.Types.DataType.Int32 : types[node.Input[2]];
+                return index == 1 ? (int)TensorProto.Types.DataType.Int32 : precision;
             default:
-                // Every other op here produces its first input's type (the data input; indices come later).
-                return types[node.Input[0]];
+                // Every other op here produces its first (data) input's type; indices come later.
+                int first = types[node.Input[0]];
+                return first is Float or Float16 ? precision : first;
         }
     }
 

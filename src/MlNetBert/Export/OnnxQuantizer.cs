@@ -48,7 +48,7 @@ public static class OnnxQuantizer
             && !options.KeepFloat.Contains(name);
 
         var nodes = new List<NodeProto>(graph.Node.Count);
-        var fusedAdds = new HashSet<NodeProto>();
+        var fusedAdds = new HashSet<NodeProto>(ReferenceEqualityComparer.Instance);
         foreach (var node in graph.Node)
         {
             if (fusedAdds.Contains(node))
