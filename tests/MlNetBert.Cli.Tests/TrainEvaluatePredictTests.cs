@@ -99,6 +99,35 @@ public sealed class TrainEvaluatePredictTests
     }
 
     [TestMethod]
+    public void Export_OptimizedInt8_IsVerified_AndReportsAccuracyAgainstFloat32()
+    {
+        Assert.AreEqual(0, _train.ExitCode, _train.Stderr);
+        string output = Path.Combine(_work, "model-int8.onnx");
+
+        var export = CliProcess.Run("export", "--model", Path.Combine(_run, "model.zip"), "--out", output, "--optimize", "--quantize", "int8",
+            "--check", Paths.Sample, "--json");
+
+        Assert.AreEqual(0, export.ExitCode, export.Stderr + export.Stdout);
+        var json = JsonNode.Parse(export.Stdout)!;
+        Console.WriteLine(export.Stdout);
+        Assert.AreEqual("optimized-int8", json["variant"]!.GetValue<string>());
+        Assert.AreEqual(400, json["accuracy_rows"]!.GetValue<int>());
+        Assert.IsTrue(json["argmax_agreement"]!.GetValue<double>() >= 0.97);
+        Assert.AreEqual(json["reference_accuracy"]!.GetValue<double>(), json["accuracy"]!.GetValue<double>(), 0.02);
+        Assert.IsTrue(File.Exists(output));
+    }
+
+    [TestMethod]
+    public void Export_Float16WithInt8_IsABadInput()
+    {
+        Assert.AreEqual(0, _train.ExitCode, _train.Stderr);
+        var export = CliProcess.Run("export", "--model", Path.Combine(_run, "model.zip"), "--out", Path.Combine(_work, "both.onnx"), "--fp16", "--quantize", "int8");
+
+        Assert.AreEqual(2, export.ExitCode, export.Stderr);
+        StringAssert.Contains(export.Stderr, "cannot be combined");
+    }
+
+    [TestMethod]
     public void Help_IsCompleteWithExamples()
     {
         var root = CliProcess.Run("--help");

@@ -67,6 +67,12 @@ public sealed class BertOnnxModel : IDisposable
     /// <summary>The file's whole metadata (task, labels, vocabulary, training metrics...), sorted by key.</summary>
     public IReadOnlyDictionary<string, string> Metadata { get; }
 
+    /// <summary>
+    /// Which form of the network the file holds (<see cref="ModelFileFormat.VariantKey"/>): <c>fp32</c>, <c>optimized</c>,
+    /// <c>int8</c>, <c>optimized-int8</c>, <c>fp16</c> or <c>optimized-fp16</c>; <c>fp32</c> for files without the key.
+    /// </summary>
+    public string Variant => Metadata.GetValueOrDefault(ModelFileFormat.VariantKey) ?? "fp32";
+
     /// <summary>The execution provider the session actually uses: <c>"cpu"</c> or <c>"cuda"</c>.</summary>
     public string ExecutionProvider { get; }
 
@@ -245,6 +251,8 @@ public sealed class BertOnnxModel : IDisposable
                     options.Log?.Invoke($"CUDA execution provider unavailable ({FirstLine(ex.Message)}); running on CPU");
                 }
             }
+            if (provider == "cpu")
+                sessionOptions.AddSessionConfigEntry(BertOnnxOptions.DisabledOptimizersConfigKey, BertOnnxOptions.CpuDisabledOptimizers);
             return sessionOptions;
         }
         catch

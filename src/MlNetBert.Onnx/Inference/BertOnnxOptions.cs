@@ -3,6 +3,17 @@ namespace MlNetBert.Inference;
 /// <summary>How <see cref="BertOnnxModel.Load"/> sets up ONNX Runtime. Every property has a working default.</summary>
 public sealed record BertOnnxOptions
 {
+    /// <summary>
+    /// ONNX Runtime graph optimizers turned off in CPU sessions (the value of the session config entry
+    /// <c>optimization.disable_specified_optimizers</c>): <c>SkipLayerNormFusion</c>, because ONNX Runtime 1.31's CPU
+    /// kernel for the fused SkipLayerNormalization measured about twice as slow as the Add + LayerNormalization it
+    /// replaces. CUDA sessions keep it.
+    /// </summary>
+    public const string CpuDisabledOptimizers = "SkipLayerNormFusion";
+
+    /// <summary>The ONNX Runtime session config key that <see cref="CpuDisabledOptimizers"/> is written to.</summary>
+    public const string DisabledOptimizersConfigKey = "optimization.disable_specified_optimizers";
+
     /// <summary>Threads one inference may use; null (the default) lets ONNX Runtime choose (one per physical core).</summary>
     public int? IntraOpThreads { get; init; }
 

@@ -41,6 +41,13 @@ public static class ModelFileFormat
     public const string FormatVersionKey = "mlnetbert.format_version";
     public const string ProjectVersionKey = "mlnetbert.project_version";
 
+    /// <summary>
+    /// Which form of the network the file holds: <c>fp32</c> (plain opset-17 ops), <c>optimized</c> (ONNX Runtime's
+    /// fused ops), <c>int8</c>/<c>optimized-int8</c> (int8 weights) or <c>fp16</c>/<c>optimized-fp16</c>. Files
+    /// written before this key existed are <c>fp32</c>.
+    /// </summary>
+    public const string VariantKey = "mlnetbert.variant";
+
     /// <summary>BERT WordPiece with the vocabulary in <see cref="VocabKey"/>; inputs input_ids, attention_mask, token_type_ids.</summary>
     public const string WordPieceTokenizer = "bert-wordpiece";
 

@@ -19,18 +19,33 @@ internal sealed class OnnxGraphBuilder
     public GraphProto Graph { get; }
 
     /// <summary>Adds a node with one output named <paramref name="output"/> and returns that name.</summary>
-    public string Node(string opType, IEnumerable<string> inputs, string output, params AttributeProto[] attributes)
+    public string Node(string opType, IEnumerable<string> inputs, string output, params AttributeProto[] attributes) =>
+        Node("", opType, inputs, output, attributes);
+
+    /// <summary>Adds an ONNX Runtime contrib op (domain <c>com.microsoft</c>) with one output, and returns its name.</summary>
+    public string MicrosoftNode(string opType, IEnumerable<string> inputs, string output, params AttributeProto[] attributes) =>
+        Node(BertOnnxGraph.MicrosoftDomain, opType, inputs, [output], attributes);
+
+    /// <summary>Adds a contrib op with several outputs (the first is returned); all are named, even unused ones.</summary>
+    public string MicrosoftNode(string opType, IEnumerable<string> inputs, string[] outputs, params AttributeProto[] attributes) =>
+        Node(BertOnnxGraph.MicrosoftDomain, opType, inputs, outputs, attributes);
+
+    private string Node(string domain, string opType, IEnumerable<string> inputs, string output, AttributeProto[] attributes) =>
+        Node(domain, opType, inputs, [output], attributes);
+
+    private string Node(string domain, string opType, IEnumerable<string> inputs, string[] outputs, AttributeProto[] attributes)
     {
-        Claim(output);
+        foreach (var output in outputs)
+            Claim(output);
         // Node names only need to be unique; numbering per op type keeps them stable across runs.
         int n = _opCounts.GetValueOrDefault(opType);
         _opCounts[opType] = n + 1;
-        var node = new NodeProto { OpType = opType, Name = $"{opType}_{n}" };
+        var node = new NodeProto { OpType = opType, Name = $"{opType}_{n}", Domain = domain };
         node.Input.AddRange(inputs);
-        node.Output.Add(output);
+        node.Output.AddRange(outputs);
         node.Attribute.AddRange(attributes);
         Graph.Node.Add(node);
-        return output;
+        return outputs[0];
     }
 
     /// <summary>Adds a float32 initializer (little-endian raw data) and returns its name.</summary>

@@ -11,8 +11,71 @@ namespace MlNetBert.Export;
 /// <param name="Rows">How many rows were compared.</param>
 public sealed record ParityReport(double MaxAbsDifference, double ArgmaxAgreement, int Rows)
 {
+    /// <summary>The graph output compared: <c>logits</c>, <c>probabilities</c> or <c>score</c>.</summary>
+    public string Output { get; init; } = ModelFileFormat.Logits;
+
+    /// <summary>Per row, the file's highest-scoring output (classification; empty for similarity).</summary>
+    public IReadOnlyList<int> ActualArgMax { get; init; } = [];
+
+    /// <summary>Per row, the reference's highest-scoring output (classification; empty for similarity).</summary>
+    public IReadOnlyList<int> ExpectedArgMax { get; init; } = [];
+
+    /// <summary>
+    /// Accuracy of the file and of the reference against true label indexes (one per row; a negative index is a row
+    /// without a usable label and is skipped). Null when there are no usable labels or no argmaxes (similarity).
+    /// </summary>
+    public (double Actual, double Reference, int Rows)? Accuracy(IReadOnlyList<int> labels)
+    {
+        ArgumentNullException.ThrowIfNull(labels);
+        if (ActualArgMax.Count == 0 || labels.Count != ActualArgMax.Count)
+            return null;
+        int rows = 0, actual = 0, reference = 0;
+        for (int i = 0; i < labels.Count; i++)
+        {
+            if (labels[i] < 0)
+                continue;
+            rows++;
+            actual += ActualArgMax[i] == labels[i] ? 1 : 0;
+            reference += ExpectedArgMax[i] == labels[i] ? 1 : 0;
+        }
+        return rows == 0 ? null : ((double)actual / rows, (double)reference / rows, rows);
+    }
+
     public override string ToString() => string.Create(CultureInfo.InvariantCulture,
-        $"{Rows} rows: max |onnx - reference| = {MaxAbsDifference:E2}, argmax agreement = {ArgmaxAgreement:P2}");
+        $"{Rows} rows: max |onnx - reference| of {Output} = {MaxAbsDifference:E2}, argmax agreement = {ArgmaxAgreement:P2}");
+}
+
+/// <summary>What an export variant must reproduce of the reference model to be written.</summary>
+/// <param name="Output">The graph output compared (<c>logits</c>, <c>probabilities</c> or <c>score</c>).</param>
+/// <param name="MaxDifference">Largest allowed |file − reference| of that output (infinity: reported only).</param>
+/// <param name="MinArgmaxAgreement">Smallest allowed fraction of rows with the same top label.</param>
+public sealed record VariantCheck(string Output, double MaxDifference, double MinArgmaxAgreement)
+{
+    /// <summary>Float16 outputs may differ by this much (probabilities; scores per unit of score scale).</summary>
+    public const double Float16Tolerance = 1e-2;
+
+    /// <summary>An int8 file fails only when fewer rows than this keep their label.</summary>
+    public const double Int8MinArgmaxAgreement = 0.97;
+
+    /// <summary>
+    /// The rule for a variant: float32 (plain or optimized) logits within <paramref name="tolerance"/> and every label
+    /// the same; float16 probabilities within 1e-2; int8 differences reported and at least 97% of labels the same.
+    /// </summary>
+    public static VariantCheck For(OnnxExportOptions options, bool similarity, double tolerance = OnnxParity.DefaultTolerance, double scoreScale = 1)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        string main = similarity ? ModelFileFormat.Score : ModelFileFormat.Logits;
+        if (options.Quantize == OnnxQuantization.Int8)
+            return new VariantCheck(main, double.PositiveInfinity, Int8MinArgmaxAgreement);
+        if (options.Float16)
+            return similarity
+                ? new VariantCheck(main, Float16Tolerance * Math.Max(1, Math.Abs(scoreScale)), 0)
+                : new VariantCheck(ModelFileFormat.Probabilities, Float16Tolerance, 0);
+        return new VariantCheck(main, tolerance, 1.0);
+    }
+
+    public override string ToString() => string.Create(CultureInfo.InvariantCulture,
+        $"{(double.IsPositiveInfinity(MaxDifference) ? $"max |diff| of {Output} reported" : $"max |diff| of {Output} <= {MaxDifference:E1}")}, argmax agreement >= {MinArgmaxAgreement:P0}");
 }
 
 /// <summary>
@@ -37,14 +100,34 @@ public static class OnnxParity
         double tolerance = DefaultTolerance, int batchSize = 32)
     {
         var report = Measure(onnxPath, rows, expected, batchSize);
-        if (!(report.MaxAbsDifference <= tolerance) || report.ArgmaxAgreement < 1.0)
-            throw new InvalidOperationException(string.Create(CultureInfo.InvariantCulture,
-                $"{onnxPath}: the exported model does not match the reference: {report} (allowed: max difference {tolerance:E1}, argmax agreement 100%)"));
+        return Enforce(onnxPath, report, new VariantCheck(report.Output, tolerance, 1.0));
+    }
+
+    /// <summary>
+    /// Compares <paramref name="check"/>'s output row by row to <paramref name="expected"/> (which holds that output's
+    /// reference values) and throws when the difference or the argmax agreement is outside the rule.
+    /// </summary>
+    public static ParityReport Check(string onnxPath, IReadOnlyList<EncodedText> rows, IReadOnlyList<float[]> expected, VariantCheck check, int batchSize = 32)
+    {
+        ArgumentNullException.ThrowIfNull(check);
+        return Enforce(onnxPath, Measure(onnxPath, rows, expected, batchSize, check.Output), check);
+    }
+
+    private static ParityReport Enforce(string onnxPath, ParityReport report, VariantCheck check)
+    {
+        // NaN fails the first test (a comparison with NaN is false).
+        if (!(report.MaxAbsDifference <= check.MaxDifference) || report.ArgmaxAgreement < check.MinArgmaxAgreement)
+            throw new InvalidOperationException($"{onnxPath}: the exported model does not match the reference: {report} (allowed: {check})");
         return report;
     }
 
-    /// <summary>Like <see cref="Check"/>, but only reports, never throws on a mismatch.</summary>
-    public static ParityReport Measure(string onnxPath, IReadOnlyList<EncodedText> rows, IReadOnlyList<float[]> expected, int batchSize = 32)
+    /// <summary>Like <see cref="Check(string, IReadOnlyList{EncodedText}, IReadOnlyList{float[]}, double, int)"/>, but only reports, never throws on a mismatch.</summary>
+    /// <param name="onnxPath">An exported file.</param>
+    /// <param name="rows">Encoded inputs.</param>
+    /// <param name="expected">Per row, the reference values of <paramref name="output"/>.</param>
+    /// <param name="batchSize">Rows per ONNX Runtime call.</param>
+    /// <param name="output">The graph output to compare; default <c>logits</c> (classification) or <c>score</c> (similarity).</param>
+    public static ParityReport Measure(string onnxPath, IReadOnlyList<EncodedText> rows, IReadOnlyList<float[]> expected, int batchSize = 32, string? output = null)
     {
         ArgumentNullException.ThrowIfNull(rows);
         ArgumentNullException.ThrowIfNull(expected);
@@ -58,10 +141,14 @@ public static class OnnxParity
         using var session = new InferenceSession(onnxPath, options);
         string task = session.ModelMetadata.CustomMetadataMap.GetValueOrDefault(ModelFileFormat.TaskKey)
             ?? throw new BadInputException($"{onnxPath}: no '{ModelFileFormat.TaskKey}' metadata; not an MlNetBert export");
-        string output = task == BertTasks.SentenceSimilarity ? ModelFileFormat.Score : ModelFileFormat.Logits;
+        output ??= task == BertTasks.SentenceSimilarity ? ModelFileFormat.Score : ModelFileFormat.Logits;
+        if (!session.OutputMetadata.ContainsKey(output))
+            throw new ArgumentException($"{onnxPath}: no graph output '{output}' (outputs: {string.Join(", ", session.OutputMetadata.Keys)})", nameof(output));
 
         double maxDiff = 0;
         int agree = 0;
+        var actualArgMax = new List<int>(rows.Count);
+        var expectedArgMax = new List<int>(rows.Count);
         for (int start = 0; start < rows.Count; start += batchSize)
         {
             int count = Math.Min(batchSize, rows.Count - start);
@@ -78,11 +165,21 @@ public static class OnnxParity
                     // Math.Max propagates NaN, so a NaN output fails the check instead of hiding.
                     maxDiff = Math.Max(maxDiff, Math.Abs((double)got[j] - want[j]));
                 }
+                if (width > 1)
+                {
+                    actualArgMax.Add(ArgMax(got));
+                    expectedArgMax.Add(ArgMax(want));
+                }
                 if (width == 1 || ArgMax(got) == ArgMax(want))
                     agree++;
             }
         }
-        return new ParityReport(maxDiff, (double)agree / rows.Count, rows.Count);
+        return new ParityReport(maxDiff, (double)agree / rows.Count, rows.Count)
+        {
+            Output = output,
+            ActualArgMax = actualArgMax,
+            ExpectedArgMax = expectedArgMax,
+        };
     }
 
     private static float[] Run(InferenceSession session, IReadOnlyList<EncodedText> rows, int start, int count, string output)

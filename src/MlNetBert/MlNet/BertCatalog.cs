@@ -33,6 +33,32 @@ public static class BertCatalog
         return new BertEstimator(GetContext(catalog), options, similarity: true);
     }
 
+    /// <summary>
+    /// Scores rows with an exported MlNetBert ONNX file (any variant) in length-sorted batches, adding <c>Score</c>
+    /// and <c>PredictedLabel</c> (classification) or <c>Score</c> (similarity), like the trained model does.
+    /// </summary>
+    /// <param name="catalog">The transforms catalog.</param>
+    /// <param name="modelFile">An <c>.onnx</c> file from <c>mlnetbert export</c> (labels and tokenizer are inside it).</param>
+    /// <param name="textColumnName">The text column (Text).</param>
+    /// <param name="text2ColumnName">The second text column, for pair classification and similarity models.</param>
+    /// <param name="batchSize">Rows per ONNX Runtime call (default 32).</param>
+    /// <param name="options">ONNX Runtime settings (threads, CPU or CUDA).</param>
+    /// <example>
+    /// <code>
+    /// var scored = ml.Transforms.ApplyBertOnnxModel("sentiment.onnx", "Sentence")
+    ///     .Append(ml.Transforms.Conversion.MapKeyToValue("PredictedLabel"))
+    ///     .Fit(data).Transform(data);
+    /// </code>
+    /// </example>
+    public static BertOnnxEstimator ApplyBertOnnxModel(this TransformsCatalog catalog, string modelFile, string textColumnName,
+        string? text2ColumnName = null, int batchSize = 32, MlNetBert.Inference.BertOnnxOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        ArgumentException.ThrowIfNullOrEmpty(modelFile);
+        ArgumentException.ThrowIfNullOrEmpty(textColumnName);
+        return new BertOnnxEstimator(modelFile, textColumnName, text2ColumnName, batchSize, options);
+    }
+
     /// <summary>Loads a model saved with <see cref="BertTransformer.SaveTo"/>.</summary>
     public static BertTransformer LoadBertModel(this ModelOperationsCatalog catalog, string path) =>
         BertTransformer.Load(new MLContext(), path);

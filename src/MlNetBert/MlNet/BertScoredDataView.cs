@@ -4,23 +4,32 @@ using MlNetBert.Training;
 
 namespace MlNetBert.MlNet;
 
-/// <summary>Reads a block of rows' texts and scores them in one batched call.</summary>
-internal static class BlockScorer
+/// <summary>
+/// What the scored view and the row mapper need from a model: where its texts are, what it adds, and batched scoring.
+/// The TorchSharp model (<see cref="BertTransformer"/>) and an exported ONNX file (<see cref="BertOnnxTransformer"/>)
+/// both score through it.
+/// </summary>
+internal interface IBertRowScorer
 {
-    public static (float[][]? Probabilities, float[]? Scores) Score(BertTransformer owner, List<string> texts, List<string>? texts2)
-    {
-        var p = owner.Model.Predict(texts, texts2, owner.BatchSize);
-        return (p.Probabilities, p.Scores);
-    }
+    /// <summary>The text column, and the second text column for pairs.</summary>
+    IReadOnlyList<string> TextColumns { get; }
+
+    /// <summary>Similarity adds one float <c>Score</c>; classification adds probabilities and a predicted label key.</summary>
+    bool IsSimilarity { get; }
+
+    string ScoreColumnName { get; }
+
+    /// <summary>Scores a block of rows in one batched call; probabilities per row (classification) or scores (similarity).</summary>
+    (float[][]? Probabilities, float[]? Scores) Score(List<string> texts, List<string>? texts2);
 }
 
-/// <summary>The output of <see cref="BertTransformer.Transform"/>: the input's columns plus the predictions, computed lazily in batches.</summary>
+/// <summary>The output of a BERT transformer's <c>Transform</c>: the input's columns plus the predictions, computed lazily in batches.</summary>
 internal sealed class BertScoredDataView : IDataView
 {
-    private readonly BertTransformer _owner;
+    private readonly IBertRowScorer _owner;
     private readonly IDataView _input;
 
-    public BertScoredDataView(BertTransformer owner, IDataView input, DataViewSchema schema)
+    public BertScoredDataView(IBertRowScorer owner, IDataView input, DataViewSchema schema)
     {
         _owner = owner;
         _input = input;
@@ -105,7 +114,7 @@ internal sealed class BertScoredDataView : IDataView
                     texts2.Add(value.ToString());
                 }
             }
-            (_probabilities, _scores) = BlockScorer.Score(_parent._owner, texts, texts2);
+            (_probabilities, _scores) = _parent._owner.Score(texts, texts2);
             _blockCount = texts.Count;
         }
 
@@ -132,10 +141,10 @@ internal sealed class BertScoredDataView : IDataView
 /// <summary>Getters for the Score and PredictedLabel columns over a buffer of predictions.</summary>
 internal static class OutputGetters
 {
-    public static ValueGetter<TValue> Create<TValue>(DataViewSchema.Column column, BertTransformer owner, Func<int> index, Func<float[][]?> probabilities, Func<float[]?> scores)
+    public static ValueGetter<TValue> Create<TValue>(DataViewSchema.Column column, IBertRowScorer owner, Func<int> index, Func<float[][]?> probabilities, Func<float[]?> scores)
     {
         Delegate getter;
-        if (owner.Model.Info.Task == BertTask.SentenceSimilarity)
+        if (owner.IsSimilarity)
         {
             getter = (ValueGetter<float>)((ref float v) =>
             {
@@ -170,9 +179,9 @@ internal static class OutputGetters
 /// <summary>Serves PredictionEngine: scores the current input row when an output column is read.</summary>
 internal sealed class BertRowMapper : IRowToRowMapper
 {
-    private readonly BertTransformer _owner;
+    private readonly IBertRowScorer _owner;
 
-    public BertRowMapper(BertTransformer owner, DataViewSchema input, DataViewSchema output)
+    public BertRowMapper(IBertRowScorer owner, DataViewSchema input, DataViewSchema output)
     {
         _owner = owner;
         InputSchema = input;
@@ -241,7 +250,7 @@ internal sealed class BertRowMapper : IRowToRowMapper
                 _text[1](ref b);
                 second = [b.ToString()];
             }
-            (_probabilities, _scores) = BlockScorer.Score(_mapper._owner, [a.ToString()], second);
+            (_probabilities, _scores) = _mapper._owner.Score([a.ToString()], second);
             _scoredPosition = _input.Position;
         }
     }

@@ -10,7 +10,7 @@ namespace MlNetBert.MlNet;
 /// (probabilities, one per label) and <c>PredictedLabel</c> (a key with the label names); similarity adds
 /// <c>Score</c> on the label's scale.
 /// </summary>
-public sealed class BertTransformer : ITransformer, IDisposable
+public sealed class BertTransformer : ITransformer, IDisposable, IBertRowScorer
 {
     private readonly MLContext _mlContext;
 
@@ -72,9 +72,21 @@ public sealed class BertTransformer : ITransformer, IDisposable
     internal IReadOnlyList<string> TextColumns =>
         Model.Info.Text2Column is { } t2 ? [Model.Info.TextColumn, t2] : [Model.Info.TextColumn];
 
-    private void CheckInput(DataViewSchema schema)
+    IReadOnlyList<string> IBertRowScorer.TextColumns => TextColumns;
+
+    bool IBertRowScorer.IsSimilarity => Model.Info.Task == BertTask.SentenceSimilarity;
+
+    (float[][]? Probabilities, float[]? Scores) IBertRowScorer.Score(List<string> texts, List<string>? texts2)
     {
-        foreach (var name in TextColumns)
+        var p = Model.Predict(texts, texts2, BatchSize);
+        return (p.Probabilities, p.Scores);
+    }
+
+    private void CheckInput(DataViewSchema schema) => CheckTextColumns(schema, TextColumns);
+
+    internal static void CheckTextColumns(DataViewSchema schema, IEnumerable<string> names)
+    {
+        foreach (var name in names)
         {
             var column = schema.GetColumnOrNull(name)
                 ?? throw new BadInputException($"text column '{name}' not found in the input (columns: {string.Join(", ", schema.Select(c => c.Name))})");
@@ -86,7 +98,7 @@ public sealed class BertTransformer : ITransformer, IDisposable
     internal static void AddOutputColumns(DataViewSchema.Builder builder, BertTask task, BertTrainingOptions options, int labelCount, IReadOnlyList<string>? labelNames) =>
         AddOutputColumns(builder, task, options.ScoreColumnName, options.PredictedLabelColumnName, labelCount, labelNames);
 
-    private static void AddOutputColumns(DataViewSchema.Builder builder, BertTask task, string score, string predicted, int labelCount, IReadOnlyList<string>? labelNames)
+    internal static void AddOutputColumns(DataViewSchema.Builder builder, BertTask task, string score, string predicted, int labelCount, IReadOnlyList<string>? labelNames)
     {
         if (task == BertTask.SentenceSimilarity)
         {

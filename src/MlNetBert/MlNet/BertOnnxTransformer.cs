@@ -1,0 +1,137 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using MlNetBert.Inference;
+using MlNetBert.Training;
+
+namespace MlNetBert.MlNet;
+
+/// <summary>
+/// Scores an <see cref="IDataView"/> with an exported MlNetBert ONNX file (any variant: plain, optimized, int8,
+/// float16) through <see cref="BertOnnxModel"/>: rows are read in blocks and predicted in length-sorted batches,
+/// lazily, as a cursor moves. Adds the same columns as the trained <see cref="BertTransformer"/>: <c>Score</c>
+/// (probabilities, one per label, with the label names as slot names) and <c>PredictedLabel</c> (a key whose values
+/// are the label names; <c>MapKeyToValue</c> turns it into text), or for similarity one float <c>Score</c>.
+/// Created by <c>mlContext.Transforms.ApplyBertOnnxModel(...)</c>.
+/// </summary>
+/// <remarks>Owns its <see cref="BertOnnxModel"/> (an ONNX Runtime session): dispose the transformer when done.</remarks>
+public sealed class BertOnnxTransformer : ITransformer, IDisposable, IBertRowScorer
+{
+    private readonly BertTask _task;
+
+    internal BertOnnxTransformer(BertOnnxModel model, string textColumnName, string? text2ColumnName, int batchSize)
+    {
+        Model = model;
+        _task = TaskOf(model);
+        TextColumns = text2ColumnName is null ? [textColumnName] : [textColumnName, text2ColumnName];
+        BatchSize = batchSize;
+    }
+
+    /// <summary>The loaded model file.</summary>
+    public BertOnnxModel Model { get; }
+
+    /// <summary>Rows per ONNX Runtime call.</summary>
+    public int BatchSize { get; }
+
+    public string ScoreColumnName => "Score";
+
+    public string PredictedLabelColumnName => "PredictedLabel";
+
+    public IReadOnlyList<string> TextColumns { get; }
+
+    public bool IsRowToRowMapper => true;
+
+    bool IBertRowScorer.IsSimilarity => _task == BertTask.SentenceSimilarity;
+
+    public DataViewSchema GetOutputSchema(DataViewSchema inputSchema)
+    {
+        BertTransformer.CheckTextColumns(inputSchema, TextColumns);
+        var builder = new DataViewSchema.Builder();
+        builder.AddColumns(inputSchema);
+        AddOutputColumns(builder, Model);
+        return builder.ToSchema();
+    }
+
+    public IDataView Transform(IDataView input) => new BertScoredDataView(this, input, GetOutputSchema(input.Schema));
+
+    public IRowToRowMapper GetRowToRowMapper(DataViewSchema inputSchema) => new BertRowMapper(this, inputSchema, GetOutputSchema(inputSchema));
+
+    /// <summary>Not supported: the ONNX file is the saved form; call <c>ApplyBertOnnxModel</c> on it again.</summary>
+    void ICanSaveModel.Save(ModelSaveContext ctx) =>
+        throw new NotSupportedException(
+            "ML.NET 5.0.1 has no public API for saving third-party transformers in mlContext.Model.Save. " +
+            "The ONNX file is the model: keep it and call mlContext.Transforms.ApplyBertOnnxModel(path, ...) again.");
+
+    public void Dispose() => Model.Dispose();
+
+    (float[][]? Probabilities, float[]? Scores) IBertRowScorer.Score(List<string> texts, List<string>? texts2)
+    {
+        var predictions = Model.PredictBatch(texts, texts2, BatchSize);
+        return _task == BertTask.SentenceSimilarity
+            ? (null, predictions.Select(p => p.Score ?? float.NaN).ToArray())
+            : (predictions.Select(p => p.Probabilities!).ToArray(), null);
+    }
+
+    internal static void AddOutputColumns(DataViewSchema.Builder builder, BertOnnxModel model) =>
+        BertTransformer.AddOutputColumns(builder, TaskOf(model), "Score", "PredictedLabel", model.Labels.Count, model.Labels);
+
+    private static BertTask TaskOf(BertOnnxModel model) => model.Task switch
+    {
+        BertTasks.TextClassification => BertTask.TextClassification,
+        BertTasks.PairClassification => BertTask.PairClassification,
+        _ => BertTask.SentenceSimilarity,
+    };
+}
+
+/// <summary>
+/// The estimator behind <c>mlContext.Transforms.ApplyBertOnnxModel</c>: nothing to train; <see cref="Fit"/> checks the
+/// input columns and loads the model file into a <see cref="BertOnnxTransformer"/>.
+/// </summary>
+public sealed class BertOnnxEstimator : IEstimator<BertOnnxTransformer>
+{
+    private readonly string _modelPath;
+    private readonly string _textColumn;
+    private readonly string? _text2Column;
+    private readonly int _batchSize;
+    private readonly BertOnnxOptions _options;
+    private readonly DataViewSchema _outputColumns;
+
+    internal BertOnnxEstimator(string modelPath, string textColumn, string? text2Column, int batchSize, BertOnnxOptions? options)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
+        _modelPath = modelPath;
+        _textColumn = textColumn;
+        _text2Column = text2Column;
+        _batchSize = batchSize;
+        _options = options ?? new BertOnnxOptions();
+        // Load once now to fail early (missing or foreign file, wrong number of text columns) and learn the columns.
+        using var model = BertOnnxModel.Load(modelPath, _options);
+        bool pair = BertTasks.IsPair(model.Task);
+        if (pair && text2Column is null)
+            throw new BadInputException($"{modelPath}: task '{model.Task}' reads two texts per row: give text2ColumnName");
+        if (!pair && text2Column is not null)
+            throw new BadInputException($"{modelPath}: task '{model.Task}' reads one text per row, but text2ColumnName '{text2Column}' was given");
+        var builder = new DataViewSchema.Builder();
+        BertOnnxTransformer.AddOutputColumns(builder, model);
+        _outputColumns = builder.ToSchema();
+    }
+
+    /// <summary>Checks that the text columns exist and hold text, and describes the added columns.</summary>
+    public SchemaShape GetOutputSchema(SchemaShape inputSchema)
+    {
+        foreach (var name in _text2Column is null ? [_textColumn] : new[] { _textColumn, _text2Column })
+        {
+            if (!MlNetSchema.TryFind(inputSchema, name, out var column))
+                throw new BadInputException($"text column '{name}' not found in the input (columns: {string.Join(", ", inputSchema.Select(c => c.Name))})");
+            if (column.Kind != SchemaShape.Column.VectorKind.Scalar || column.ItemType is not TextDataViewType)
+                throw new BadInputException($"text column '{name}' must be a string (Text), found {column.ItemType}");
+        }
+        return MlNetSchema.Append(inputSchema, _outputColumns);
+    }
+
+    /// <summary>Loads the model file; the returned transformer owns it.</summary>
+    public BertOnnxTransformer Fit(IDataView input)
+    {
+        GetOutputSchema(MlNetSchema.ShapeOf(input.Schema));
+        return new BertOnnxTransformer(BertOnnxModel.Load(_modelPath, _options), _textColumn, _text2Column, _batchSize);
+    }
+}
