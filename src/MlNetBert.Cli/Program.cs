@@ -24,6 +24,7 @@ public static class Program
         root.Add(PredictCommand.Create());
         root.Add(BenchCommand.Create());
         root.Add(EmbedCommand.Create());
+        root.Add(AnalyzeCommand.Create());
 
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)
