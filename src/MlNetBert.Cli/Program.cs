@@ -26,6 +26,7 @@ public static class Program
         root.Add(BenchCommand.Create());
         root.Add(EmbedCommand.Create());
         root.Add(ServeCommand.Create());
+        root.Add(AnalyzeCommand.Create());
 
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)
