@@ -32,4 +32,37 @@ public sealed class SweepTests
             Directory.Delete(dir, recursive: true);
         }
     }
+
+    [TestMethod]
+    public void OverSeeds_SummarisesEachConfigurationAcrossSeeds_BestMeanFirst()
+    {
+        static JsonObject Trial(string lr, string seed, double value, double seconds) => new()
+        {
+            ["options"] = new JsonObject { ["learning-rate"] = lr, ["seed"] = seed },
+            ["metric"] = "accuracy",
+            ["value"] = value,
+            ["training_seconds"] = seconds,
+        };
+        var rows = new List<JsonObject>
+        {
+            Trial("1e-5", "1", 0.80, 10), Trial("1e-5", "2", 0.82, 12), Trial("1e-5", "3", 0.84, 14),
+            Trial("1e-4", "1", 0.85, 10), Trial("1e-4", "2", 0.86, 10),
+            new() { ["options"] = new JsonObject { ["learning-rate"] = "1e-4", ["seed"] = "3" }, ["status"] = "failed (exit 1)" },
+        };
+
+        var groups = Commands.SweepCommand.OverSeeds(rows);
+
+        Assert.HasCount(2, groups);
+        Assert.AreEqual("learning-rate=1e-4", groups[0]["config"]!.GetValue<string>());
+        Assert.AreEqual(2, groups[0]["seeds"]!.GetValue<int>(), "the failed trial is not counted");
+        Assert.AreEqual(0.855, groups[0]["mean"]!.GetValue<double>(), 1e-12);
+        Assert.AreEqual(Math.Sqrt(0.00005), groups[0]["sd"]!.GetValue<double>(), 1e-12); // (0.005² + 0.005²) / (2 - 1)
+        Assert.AreEqual(0.82, groups[1]["mean"]!.GetValue<double>(), 1e-12);
+        Assert.AreEqual(0.02, groups[1]["sd"]!.GetValue<double>(), 1e-12);               // sqrt((0.02² + 0 + 0.02²) / 2)
+        Assert.AreEqual(0.80, groups[1]["min"]!.GetValue<double>());
+        Assert.AreEqual(0.84, groups[1]["max"]!.GetValue<double>());
+        Assert.AreEqual(12.0, groups[1]["mean_training_seconds"]!.GetValue<double>(), 1e-12);
+        var noSeedAxis = new JsonObject { ["options"] = new JsonObject { ["learning-rate"] = "1e-5" }, ["metric"] = "accuracy", ["value"] = 0.8, ["training_seconds"] = 1.0 };
+        Assert.IsEmpty(Commands.SweepCommand.OverSeeds([noSeedAxis]), "no seed axis, no summary over seeds");
+    }
 }

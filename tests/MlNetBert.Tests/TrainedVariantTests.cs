@@ -67,7 +67,7 @@ public sealed class TrainedVariantTests
         Console.WriteLine($"SST-2 dev ({s_dev.Count} rows): fp32 {fp32Accuracy:P2}, {int8.VariantName} {int8Accuracy:P2}; label agreement {agreement:P2}; max |probability diff| {maxDiff:F4}");
 
         Assert.AreEqual(872, float32.Count);
-        Assert.IsTrue(fp32Accuracy >= 0.80, $"the fine-tuned model should be well above chance (fp32 accuracy {fp32Accuracy:P2})");
+        Assert.IsTrue(fp32Accuracy >= 0.75, $"the fine-tuned model should be well above chance (0.5) (fp32 accuracy {fp32Accuracy:P2})");
         Assert.IsTrue(Math.Abs(int8Accuracy - fp32Accuracy) <= 0.01, $"int8 accuracy {int8Accuracy:P2} vs fp32 {fp32Accuracy:P2}");
         Assert.IsTrue(agreement >= VariantCheck.Int8MinArgmaxAgreement, $"label agreement {agreement:P2}");
     }

@@ -95,8 +95,14 @@ internal static class SweepCommand
             var ranked = rows.OrderByDescending(r => r["value"]?.GetValue<double>() ?? double.NegativeInfinity).ToList();
             if (ranked.FirstOrDefault(r => r["value"] is not null) is { } best)
                 best["best"] = true;
-            AtomicFile.WriteAllText(Path.Combine(dir, "sweep.json"), new JsonObject { ["trials"] = new JsonArray(ranked.Select(r => (JsonNode)r.DeepClone()).ToArray()) }.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+            var groups = OverSeeds(rows);
+            var sweepJson = new JsonObject { ["trials"] = new JsonArray(ranked.Select(r => (JsonNode)r.DeepClone()).ToArray()) };
+            if (groups.Count > 0)
+                sweepJson["over_seeds"] = new JsonArray(groups.Select(g => (JsonNode)g.DeepClone()).ToArray());
+            AtomicFile.WriteAllText(Path.Combine(dir, "sweep.json"), sweepJson.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
             string table = Leaderboard(ranked);
+            if (groups.Count > 0)
+                table += "\n" + SeedTable(groups);
             AtomicFile.WriteAllText(Path.Combine(dir, "sweep.md"), "# Sweep\n\n" + table);
             Console.WriteLine();
             Console.WriteLine(table);
@@ -115,6 +121,47 @@ internal static class SweepCommand
             string value = r["value"] is { } v ? v.GetValue<double>().ToString("F4", CultureInfo.InvariantCulture) : "";
             string mark = r["best"] is not null ? " **best**" : "";
             sb.Append(CultureInfo.InvariantCulture, $"| {rank} | {r["trial"]}{mark} | {r["metric"]} | {value} | {r["training_seconds"]} | {r["status"]} |\n");
+        }
+        return sb.ToString();
+    }
+
+    // When trials differ in --seed, the configurations they share are summarised over seeds: mean, sample standard
+    // deviation, min and max of the validation metric, and mean training time; best mean first.
+    internal static List<JsonObject> OverSeeds(List<JsonObject> rows)
+    {
+        var done = rows.Where(r => r["value"] is not null).ToList();
+        if (!done.Any(r => r["options"]!.AsObject().ContainsKey("seed")))
+            return [];
+        static string Key(JsonObject row) => string.Join("_", row["options"]!.AsObject().Where(kv => kv.Key != "seed").Select(kv => kv.Key + "=" + kv.Value));
+        var groups = new List<JsonObject>();
+        foreach (var g in done.GroupBy(Key))
+        {
+            var values = g.Select(r => r["value"]!.GetValue<double>()).ToArray();
+            double mean = values.Average();
+            double sd = values.Length > 1 ? Math.Sqrt(values.Sum(v => (v - mean) * (v - mean)) / (values.Length - 1)) : double.NaN;
+            groups.Add(new JsonObject
+            {
+                ["config"] = g.Key.Length == 0 ? "default" : g.Key,
+                ["metric"] = g.First()["metric"]!.GetValue<string>(),
+                ["seeds"] = values.Length,
+                ["mean"] = mean,
+                ["sd"] = double.IsNaN(sd) ? null : sd,
+                ["min"] = values.Min(),
+                ["max"] = values.Max(),
+                ["mean_training_seconds"] = g.Average(r => r["training_seconds"]!.GetValue<double>()),
+            });
+        }
+        return groups.OrderByDescending(g => g["mean"]!.GetValue<double>()).ToList();
+    }
+
+    private static string SeedTable(List<JsonObject> groups)
+    {
+        var sb = new StringBuilder("Over seeds:\n\n| configuration | metric | seeds | mean | sd | min | max | mean training s |\n|---|---|---:|---:|---:|---:|---:|---:|\n");
+        foreach (var g in groups)
+        {
+            string F(string key) => g[key] is { } v ? v.GetValue<double>().ToString("F4", CultureInfo.InvariantCulture) : "";
+            sb.Append(CultureInfo.InvariantCulture,
+                $"| {g["config"]} | {g["metric"]} | {g["seeds"]} | {F("mean")} | {F("sd")} | {F("min")} | {F("max")} | {g["mean_training_seconds"]!.GetValue<double>():F1} |\n");
         }
         return sb.ToString();
     }

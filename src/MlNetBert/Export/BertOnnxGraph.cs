@@ -22,7 +22,6 @@ internal sealed partial class BertOnnxGraph(BertConfig config, IReadOnlyDictiona
     {
         foreach (var input in new[] { ModelFileFormat.InputIds, ModelFileFormat.AttentionMask, ModelFileFormat.TokenTypeIds })
             _g.Input(input, Int64Type, "batch", "sequence");
-        DeclareConstants();
 
         string mask = fused ? FusedMask() : AdditiveMask();
         string x = fused ? FusedEmbeddings(mask) : Embeddings();
@@ -61,26 +60,13 @@ internal sealed partial class BertOnnxGraph(BertConfig config, IReadOnlyDictiona
         return _g.Graph;
     }
 
-    private void DeclareConstants()
-    {
-        if (fused)
-            return; // these serve the plain encoder only; Shared declares the rest when first used
-        _g.Int64s("const.axes_0", [0]);
-        _g.Int64s("const.axes_1_2", [1, 2]);
-        _g.Int64s("const.shape_heads", [0, 0, config.NumAttentionHeads, config.HeadSize]);
-        _g.Int64s("const.shape_hidden", [0, 0, _hidden]);
-        _g.Scalar("const.one", 1f);
-        _g.Scalar("const.half", 0.5f);
-        _g.Scalar("const.attention_scale", (float)(1.0 / Math.Sqrt(config.HeadSize)));
-    }
-
     // [batch, sequence] 0/1 → [batch, 1, 1, sequence]: 0 where attending is allowed, float.MinValue on padding
     // (the same constant as BertModel.AdditiveMask, so padded keys get exactly zero weight in both).
     private string AdditiveMask()
     {
         string mask = _g.Node("Cast", [ModelFileFormat.AttentionMask], "mask.float", Int("to", (long)FloatType));
-        string unsqueezed = _g.Node("Unsqueeze", [mask, "const.axes_1_2"], "mask.unsqueezed");
-        string inverted = _g.Node("Sub", ["const.one", unsqueezed], "mask.inverted");
+        string unsqueezed = _g.Node("Unsqueeze", [mask, Shared("const.axes_1_2")], "mask.unsqueezed");
+        string inverted = _g.Node("Sub", [Shared("const.one"), unsqueezed], "mask.inverted");
         return _g.Node("Mul", [inverted, _g.Scalar("mask.min_value", float.MinValue)], "mask.additive");
     }
 
@@ -89,7 +75,7 @@ internal sealed partial class BertOnnxGraph(BertConfig config, IReadOnlyDictiona
         string word = _g.Node("Gather", [Weight("embeddings.word_embeddings.weight"), ModelFileFormat.InputIds], "embeddings.word");
         // Positions 0..sequence-1 are the first rows of the position table: slice it to the input's length.
         string length = _g.Node("Shape", [ModelFileFormat.InputIds], "embeddings.sequence_length", Int("start", 1), Int("end", 2));
-        string position = _g.Node("Slice", [Weight("embeddings.position_embeddings.weight"), Shared("const.starts_0"), length, "const.axes_0"], "embeddings.position");
+        string position = _g.Node("Slice", [Weight("embeddings.position_embeddings.weight"), Shared("const.starts_0"), length, Shared("const.axes_0")], "embeddings.position");
         string type = _g.Node("Gather", [Weight("embeddings.token_type_embeddings.weight"), ModelFileFormat.TokenTypeIds], "embeddings.token_type");
         string sum = _g.Node("Add", [_g.Node("Add", [word, position], "embeddings.word_position"), type], "embeddings.sum");
         return LayerNorm(sum, "embeddings.LayerNorm", ModelFileFormat.HiddenState(0));
@@ -106,12 +92,12 @@ internal sealed partial class BertOnnxGraph(BertConfig config, IReadOnlyDictiona
         string v = Heads(Linear(x, p + "attention.self.value", p + "attention.self.value.out"), [0, 2, 1, 3], p + "v");
 
         string scores = _g.Node("MatMul", [q, k], p + "attention.scores");
-        string scaled = _g.Node("Mul", [scores, "const.attention_scale"], p + "attention.scores_scaled");
+        string scaled = _g.Node("Mul", [scores, Shared("const.attention_scale")], p + "attention.scores_scaled");
         string masked = _g.Node("Add", [scaled, mask], p + "attention.scores_masked");
         string probs = _g.Node("Softmax", [masked], p + "attention.probs", Int("axis", -1));
         string context = _g.Node("MatMul", [probs, v], p + "attention.context_heads");
         string merged = _g.Node("Transpose", [context], p + "attention.context_transposed", Ints("perm", 0, 2, 1, 3));
-        string contextFlat = _g.Node("Reshape", [merged, "const.shape_hidden"], p + "attention.context");
+        string contextFlat = _g.Node("Reshape", [merged, Shared("const.shape_hidden")], p + "attention.context");
 
         string attnDense = Linear(contextFlat, p + "attention.output.dense", p + "attention.output.dense.out");
         string attnSum = _g.Node("Add", [attnDense, queryInput], p + "attention.output.residual");
@@ -126,7 +112,7 @@ internal sealed partial class BertOnnxGraph(BertConfig config, IReadOnlyDictiona
     // [batch, sequence, hidden] → [batch, sequence, heads, headSize] → transposed by perm.
     private string Heads(string x, long[] perm, string output)
     {
-        string split = _g.Node("Reshape", [x, "const.shape_heads"], output + ".split");
+        string split = _g.Node("Reshape", [x, Shared("const.shape_heads")], output + ".split");
         return _g.Node("Transpose", [split], output, Ints("perm", perm));
     }
 
@@ -143,8 +129,8 @@ internal sealed partial class BertOnnxGraph(BertConfig config, IReadOnlyDictiona
     {
         string sqrt2 = ScalarOnce("const.sqrt2", MathF.Sqrt(2f));
         string erf = _g.Node("Erf", [_g.Node("Div", [x, sqrt2], output + ".scaled")], output + ".erf");
-        string onePlus = _g.Node("Add", [erf, "const.one"], output + ".one_plus");
-        string half = _g.Node("Mul", [x, "const.half"], output + ".half");
+        string onePlus = _g.Node("Add", [erf, Shared("const.one")], output + ".one_plus");
+        string half = _g.Node("Mul", [x, Shared("const.half")], output + ".half");
         return _g.Node("Mul", [half, onePlus], output);
     }
 
@@ -156,8 +142,8 @@ internal sealed partial class BertOnnxGraph(BertConfig config, IReadOnlyDictiona
         string cube = _g.Node("Mul", [_g.Node("Mul", [x, x], output + ".square"), x], output + ".cube");
         string inner = _g.Node("Add", [x, _g.Node("Mul", [cube, cubeScale], output + ".cube_scaled")], output + ".inner");
         string tanh = _g.Node("Tanh", [_g.Node("Mul", [inner, outerScale], output + ".inner_scaled")], output + ".tanh");
-        string onePlus = _g.Node("Add", [tanh, "const.one"], output + ".one_plus");
-        string half = _g.Node("Mul", [x, "const.half"], output + ".half");
+        string onePlus = _g.Node("Add", [tanh, Shared("const.one")], output + ".one_plus");
+        string half = _g.Node("Mul", [x, Shared("const.half")], output + ".half");
         return _g.Node("Mul", [half, onePlus], output);
     }
 
@@ -166,7 +152,7 @@ internal sealed partial class BertOnnxGraph(BertConfig config, IReadOnlyDictiona
     {
         // The plain graph already has the mask as float (for the additive attention mask); the fused one does not.
         string maskFloat = fused ? _g.Node("Cast", [ModelFileFormat.AttentionMask], "mask.float", Int("to", (long)FloatType)) : "mask.float";
-        string mask = _g.Node("Unsqueeze", [maskFloat, _g.Int64s("const.axes_2", [2])], "pool.mask");
+        string mask = _g.Node("Unsqueeze", [maskFloat, Shared("const.axes_2")], "pool.mask");
         string summed = _g.Node("ReduceSum", [_g.Node("Mul", [x, mask], "pool.masked"), Shared("const.axes_1")], "pool.sum", Int("keepdims", 0));
         string count = _g.Node("ReduceSum", [mask, Shared("const.axes_1")], "pool.count", Int("keepdims", 0));
         string safe = _g.Node("Max", [count, _g.Scalar("pool.min_count", 1e-9f)], "pool.count_safe");
@@ -195,8 +181,8 @@ internal sealed partial class BertOnnxGraph(BertConfig config, IReadOnlyDictiona
 
     private readonly HashSet<string> _declared = new(StringComparer.Ordinal);
 
-    // Index constants that only some graphs use (cls pooling, similarity, mean pooling), declared on first use so no
-    // file carries an initializer nothing reads.
+    // Every shared constant is declared on first use, so no graph (plain or fused, any pooling, head or activation)
+    // carries an initializer nothing reads: ONNX Runtime would log a "Removing initializer" warning for each.
     private string Shared(string name)
     {
         if (!_declared.Add(name))
@@ -207,6 +193,14 @@ internal sealed partial class BertOnnxGraph(BertConfig config, IReadOnlyDictiona
             "const.axes_1" => _g.Int64s(name, [1]),
             "const.starts_0" => _g.Int64s(name, [0]),
             "const.ends_1" => _g.Int64s(name, [1]),
+            "const.axes_0" => _g.Int64s(name, [0]),
+            "const.axes_2" => _g.Int64s(name, [2]),
+            "const.axes_1_2" => _g.Int64s(name, [1, 2]),
+            "const.shape_heads" => _g.Int64s(name, [0, 0, config.NumAttentionHeads, config.HeadSize]),
+            "const.shape_hidden" => _g.Int64s(name, [0, 0, _hidden]),
+            "const.one" => _g.Scalar(name, 1f),
+            "const.half" => _g.Scalar(name, 0.5f),
+            "const.attention_scale" => _g.Scalar(name, (float)(1.0 / Math.Sqrt(config.HeadSize))),
             _ => throw new ArgumentException($"unknown shared constant '{name}'", nameof(name)),
         };
     }

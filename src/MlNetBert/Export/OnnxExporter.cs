@@ -99,6 +99,7 @@ public static class OnnxExporter
             model = OnnxQuantizer.QuantizeDynamic(model);
         if (options.Float16)
             model = OnnxFloat16Converter.Convert(model);
+        OnnxGraphBuilder.RequireEveryInitializerRead(model.Graph);
         return model;
     }
 

@@ -134,4 +134,16 @@ internal sealed class OnnxGraphBuilder
             Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)type, Shape = shape } },
         };
     }
+
+    /// <summary>
+    /// Throws when an initializer is read by no node: a fault in the graph's writer (ONNX Runtime would drop it with a
+    /// "Removing initializer" warning on every load). Checked on every export, after all variant passes.
+    /// </summary>
+    public static void RequireEveryInitializerRead(GraphProto graph)
+    {
+        var read = new HashSet<string>(graph.Node.SelectMany(n => n.Input), StringComparer.Ordinal);
+        var unread = graph.Initializer.Select(t => t.Name).Where(name => !read.Contains(name)).ToList();
+        if (unread.Count > 0)
+            throw new InvalidOperationException($"graph '{graph.Name}' has initializers no node reads: {string.Join(", ", unread)}");
+    }
 }

@@ -62,6 +62,7 @@ public static class NasBertOnnxExporter
         model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = OnnxExporter.Opset });
         foreach (var (key, value) in Metadata(info, extraMetadata))
             model.MetadataProps.Add(new StringStringEntryProto { Key = key, Value = value });
+        OnnxGraphBuilder.RequireEveryInitializerRead(model.Graph);
         AtomicFile.Write(outOnnx, stream => model.WriteTo(stream));
         return info;
     }
