@@ -62,6 +62,25 @@ public sealed class ExportVariantTests
     }
 
     [TestMethod]
+    [DataRow("cls")]
+    [DataRow("mean")]
+    public void Optimized_Similarity_MatchesTorchSharpScores_OnStsbDev(string pooling)
+    {
+        var pairs = TestData.Stsb("dev", Rows);
+        var rows = s_fixture.Encode(pairs.Select(p => (p.A, (string?)p.B)));
+        var spec = s_fixture.SimilaritySpec(pooling);
+        string path = Export(spec, new OnnxExportOptions { Optimize = true }, $"optimized-stsb-{pooling}.onnx");
+        var expected = s_fixture.Reference(rows, spec);
+
+        var report = OnnxParity.Check(path, rows, expected, Tolerance);
+
+        Console.WriteLine($"optimized similarity, {pooling} pooling: {report}");
+        Assert.AreEqual(Rows, report.Rows);
+        Assert.IsTrue(report.MaxAbsDifference <= Tolerance, $"max difference {report.MaxAbsDifference:E2}");
+        Assert.IsTrue(expected.Select(e => e[0]).Distinct().Count() > Rows / 2, "the seeded head must give varied scores, or parity proves little");
+    }
+
+    [TestMethod]
     public void Optimized_UsesFusedOnnxRuntimeOps_AndKeepsTheMetadata()
     {
         var spec = s_fixture.ClassificationSpec("mean");
