@@ -85,6 +85,49 @@ public sealed class TrainingBehaviourTests
     }
 
     [TestMethod]
+    public void ReinitializeTopLayers_GivesTheTopLayerFreshWeights_AndLeavesTheRestPretrained()
+    {
+        var checkpoint = new CheckpointStore().Resolve("minilm-l6");
+        var pretrained = checkpoint.LoadTensors();
+        TorchSharp.torch.manual_seed(5);
+        using var model = BertModel.FromCheckpoint(checkpoint);
+
+        model.ReinitializeTopLayers(1);
+
+        int top = checkpoint.Config.NumHiddenLayers - 1, checkedTensors = 0;
+        foreach (var (name, parameter) in model.named_parameters())
+        {
+            float[] values = parameter.data<float>().ToArray();
+            if (!name.StartsWith($"encoder.layer.{top}.", StringComparison.Ordinal))
+            {
+                CollectionAssert.AreEqual(pretrained[name].Data, values, $"{name} is below the re-initialised layer and must keep its pretrained values");
+                continue;
+            }
+            checkedTensors++;
+            if (name.EndsWith("LayerNorm.weight", StringComparison.Ordinal))
+                Assert.IsTrue(values.All(v => v == 1f), name);
+            else if (name.EndsWith(".bias", StringComparison.Ordinal))
+                Assert.IsTrue(values.All(v => v == 0f), name);
+            else
+            {
+                double mean = values.Average(v => (double)v), sd = Math.Sqrt(values.Average(v => (double)v * v) - mean * mean);
+                Assert.AreEqual(0.0, mean, 1e-3, $"{name}: mean");
+                Assert.AreEqual(checkpoint.Config.InitializerRange, sd, 0.05 * checkpoint.Config.InitializerRange, $"{name}: standard deviation");
+            }
+        }
+        Assert.AreEqual(16, checkedTensors, "one layer has 16 tensors");
+    }
+
+    [TestMethod]
+    public void ReinitializeTopLayers_WithThoseLayersFrozen_IsRefused()
+    {
+        var (ml, data) = TinyData();
+        var ex = Assert.ThrowsExactly<BadInputException>(() =>
+            ml.MulticlassClassification.Trainers.BertTextClassification(Tiny(FreezeSpec.Encoder) with { ReinitializeTopLayers = 1 }).Fit(data));
+        StringAssert.Contains(ex.Message, "ReinitializeTopLayers = 1 conflicts with Freeze = encoder");
+    }
+
+    [TestMethod]
     public void MissingTextColumn_IsNamed()
     {
         var (ml, data) = TinyData();

@@ -38,7 +38,7 @@ internal static class ExportCommand
             probabilities, or score) that carries its task, labels and tokenizer. Every export is checked against the
             TorchSharp model; a file that fails the check is not written. Checks by variant: float32 (plain or
             --optimize) logits within --tolerance and every label the same; --quantize int8 at least 97% of labels the
-            same (differences reported); --fp16 probabilities within 1e-2.
+            same (differences reported); --fp16 probabilities within 1e-2 and at least 99% of labels the same.
 
             With --format triton, --out is a Triton model repository: the verified ONNX file goes to <name>/1/model.onnx
             beside a config.pbtxt derived from the file's real inputs and outputs (and checked against them).

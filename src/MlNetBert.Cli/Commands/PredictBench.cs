@@ -82,6 +82,11 @@ internal static class PredictBench
                     configs.Add(new($"{name}, file order, batch 32", session, output, Batches(encoder, encoded, 32, sorted: false), "file_order_32"));
                 configs.Add(new($"{name}, batch 1", session, output, Batches(encoder, encoded, 1, sorted: false), "batch_1"));
             }
+            // The raw graph once more with ONNX Runtime's default optimizers (SkipLayerNormFusion on), to show what
+            // turning that fusion off on CPU is worth.
+            var defaults = Session(raw, threadCount, ortDefaults: true);
+            sessions.Add(defaults);
+            configs.Add(new("raw graph, ONNX Runtime default optimizers, sorted, batch 32", defaults, "last_hidden_state", configs[0].Batches, "sorted_32"));
             try
             {
                 foreach (var c in configs)
@@ -180,11 +185,12 @@ internal static class PredictBench
         }
     }
 
-    // Every session, the raw graph's included, gets the CPU settings BertOnnxModel uses.
-    private static InferenceSession Session(byte[] model, int threads)
+    // Every session, the raw graph's included, gets the CPU settings BertOnnxModel uses (unless ortDefaults).
+    private static InferenceSession Session(byte[] model, int threads, bool ortDefaults = false)
     {
         using var options = new SessionOptions { IntraOpNumThreads = threads, InterOpNumThreads = 1, GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
-        options.AddSessionConfigEntry(BertOnnxOptions.DisabledOptimizersConfigKey, BertOnnxOptions.CpuDisabledOptimizers);
+        if (!ortDefaults)
+            options.AddSessionConfigEntry(BertOnnxOptions.DisabledOptimizersConfigKey, BertOnnxOptions.CpuDisabledOptimizers);
         return new InferenceSession(model, options);
     }
 

@@ -31,6 +31,7 @@ internal static class TrainCommand
         var warmup = new Option<double>("--warmup-ratio") { Description = "Fraction of steps for linear warmup.", DefaultValueFactory = _ => 0.1 };
         var weightDecay = new Option<double>("--weight-decay") { Description = "AdamW weight decay (not on biases and LayerNorm).", DefaultValueFactory = _ => 0.01 };
         var lld = new Option<double>("--layerwise-lr-decay") { Description = "Layer-wise learning-rate decay (1 = off).", DefaultValueFactory = _ => 1.0 };
+        var reinit = new Option<int>("--reinit-top-layers") { Description = "Re-initialise the top K encoder layers before training (0 = off).", DefaultValueFactory = _ => 0 };
         var patience = new Option<int>("--patience") { Description = "Early stopping after N epochs without validation improvement (0 = off).", DefaultValueFactory = _ => 0 };
         var threads = new Option<int?>("--threads") { Description = "Torch CPU threads (default: one per core)." };
         var output = new Option<string?>("--out") { Description = "Run folder to create (default: models/runs/<timestamp>)." };
@@ -48,7 +49,7 @@ internal static class TrainCommand
             """)
         {
             train, valid, validSplit, task, model, epochs, batchSize, learningRate, maxLength, maxRows, seed, freeze, pooling,
-            warmup, weightDecay, lld, patience, threads, output, checkpointEvery, resume,
+            warmup, weightDecay, lld, reinit, patience, threads, output, checkpointEvery, resume,
         };
         data.AddTo(command);
         train.Required = false; // --resume needs no --train; checked below
@@ -91,6 +92,7 @@ internal static class TrainCommand
                     WeightDecay = parse.GetValue(weightDecay),
                     LayerwiseLearningRateDecay = parse.GetValue(lld),
                     EarlyStoppingPatience = parse.GetValue(patience),
+                    ReinitializeTopLayers = parse.GetValue(reinit),
                     Threads = parse.GetValue(threads),
                 });
             return TrainRun.Execute(request, parse, data);

@@ -253,6 +253,7 @@ internal static class TrainRun
                 ["gradient_accumulation_steps"] = o.GradientAccumulationSteps,
                 ["layerwise_lr_decay"] = o.LayerwiseLearningRateDecay,
                 ["early_stopping_patience"] = o.EarlyStoppingPatience,
+                ["reinitialize_top_layers"] = o.ReinitializeTopLayers,
                 ["max_rows"] = request.MaxRows,
                 ["valid_split"] = request.Valid is null ? request.ValidSplit : null,
             },

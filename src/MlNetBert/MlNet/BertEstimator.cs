@@ -108,6 +108,15 @@ public sealed class BertEstimator : IEstimator<BertTransformer>
         manual_seed(_options.Seed);
         var network = new BertClassifier(checkpoint.Config, Task == BertTask.SentenceSimilarity ? 1 : labelNames.Length, _options.Pooling);
         network.Bert.LoadWeights(checkpoint.LoadTensors(), checkpoint.WeightsPath);
+        if (_options.ReinitializeTopLayers > 0)
+        {
+            int layers = checkpoint.Config.NumHiddenLayers, k = _options.ReinitializeTopLayers;
+            if (k > layers)
+                throw new BadInputException($"option ReinitializeTopLayers = {k} is invalid: {checkpoint.Name} has {layers} encoder layers");
+            if (_options.Freeze.IsFrozen($"encoder.layer.{layers - k}.output.dense.weight"))
+                throw new BadInputException($"option ReinitializeTopLayers = {k} conflicts with Freeze = {_options.Freeze}: a re-initialised layer would stay random");
+            network.Bert.ReinitializeTopLayers(k);
+        }
         var tuner = new BertFineTuner(_options, Task);
         var history = tuner.Train(network, trainExamples, validExamples);
 

@@ -246,6 +246,34 @@ public sealed class BertModel : nn.Module
     }
 
     /// <summary>
+    /// Gives the top <paramref name="count"/> encoder layers fresh weights, the way a new BERT layer starts:
+    /// N(0, initializer_range) matrices, zero biases, LayerNorm weight 1 and bias 0. Draws from torch's global
+    /// generator, so a seeded caller gets the same weights every time.
+    /// </summary>
+    public void ReinitializeTopLayers(int count)
+    {
+        if (count < 0 || count > Config.NumHiddenLayers)
+            throw new BadInputException($"cannot re-initialise {count} layers: the model has {Config.NumHiddenLayers}");
+        using var noGrad = no_grad();
+        int first = Config.NumHiddenLayers - count;
+        foreach (var (name, parameter) in named_parameters())
+        {
+            const string prefix = "encoder.layer.";
+            if (!name.StartsWith(prefix, StringComparison.Ordinal))
+                continue;
+            int end = name.IndexOf('.', prefix.Length);
+            if (int.Parse(name.AsSpan(prefix.Length, end - prefix.Length), System.Globalization.CultureInfo.InvariantCulture) < first)
+                continue;
+            if (name.EndsWith("LayerNorm.weight", StringComparison.Ordinal))
+                nn.init.ones_(parameter);
+            else if (name.EndsWith(".bias", StringComparison.Ordinal))
+                nn.init.zeros_(parameter);
+            else
+                nn.init.normal_(parameter, 0.0, Config.InitializerRange);
+        }
+    }
+
+    /// <summary>
     /// Copies tensors (HuggingFace names) into the parameters. Every parameter must be present with the same shape;
     /// extra tensors (for example a pretraining head) are ignored.
     /// </summary>

@@ -64,6 +64,13 @@ public sealed record BertTrainingOptions
     /// <summary>Layer-wise learning-rate decay: layer i gets lr * decay^(L - i), embeddings decay^(L+1). 1 (default) turns it off.</summary>
     public double LayerwiseLearningRateDecay { get; init; } = 1.0;
 
+    /// <summary>
+    /// Re-initialise the top K encoder layers before training (weights N(0, initializer_range), biases 0, LayerNorm
+    /// 1 and 0), as if they were new: the pretraining objective may have specialised them. 0 (default) keeps every
+    /// pretrained layer.
+    /// </summary>
+    public int ReinitializeTopLayers { get; init; }
+
     /// <summary>Optional validation data, scored after each epoch.</summary>
     public Microsoft.ML.IDataView? ValidationSet { get; init; }
 
@@ -115,6 +122,7 @@ public sealed record BertTrainingOptions
         Check(MaxGradNorm >= 0, nameof(MaxGradNorm), MaxGradNorm, "0 (off) or more");
         Check(GradientAccumulationSteps >= 1, nameof(GradientAccumulationSteps), GradientAccumulationSteps, "at least 1");
         Check(LayerwiseLearningRateDecay is > 0 and <= 1, nameof(LayerwiseLearningRateDecay), LayerwiseLearningRateDecay, "in (0, 1]; 1 is off");
+        Check(ReinitializeTopLayers >= 0, nameof(ReinitializeTopLayers), ReinitializeTopLayers, "0 (off) or more");
         Check(EarlyStoppingPatience >= 0, nameof(EarlyStoppingPatience), EarlyStoppingPatience, "0 (off) or more");
         Check(Threads is null or >= 1, nameof(Threads), Threads ?? 0, "at least 1");
     }
