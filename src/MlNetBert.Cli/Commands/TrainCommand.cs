@@ -27,7 +27,7 @@ internal static class TrainCommand
         var maxRows = new Option<int?>("--max-rows") { Description = "Use a seeded random subsample of at most N training rows." };
         var seed = new Option<int>("--seed") { Description = "Seed for initialisation, dropout, batching and subsampling.", DefaultValueFactory = _ => 42 };
         var freeze = new Option<string>("--freeze") { Description = "none | embeddings | bottom:K | encoder (head only).", DefaultValueFactory = _ => "none" };
-        var pooling = new Option<string>("--pooling") { Description = "cls | mean: what the head reads.", DefaultValueFactory = _ => "cls" };
+        var pooling = new Option<string>("--pooling") { Description = "mean | cls: what the head reads.", DefaultValueFactory = _ => "mean" };
         var warmup = new Option<double>("--warmup-ratio") { Description = "Fraction of steps for linear warmup.", DefaultValueFactory = _ => 0.1 };
         var weightDecay = new Option<double>("--weight-decay") { Description = "AdamW weight decay (not on biases and LayerNorm).", DefaultValueFactory = _ => 0.01 };
         var lld = new Option<double>("--layerwise-lr-decay") { Description = "Layer-wise learning-rate decay (1 = off).", DefaultValueFactory = _ => 1.0 };

@@ -55,8 +55,11 @@ public sealed record BertTrainingOptions
     /// <summary>Seeds weight initialisation, dropout and batch order; the same seed gives bit-identical results on CPU. Default 42.</summary>
     public int Seed { get; init; } = 42;
 
-    /// <summary>What the head reads: the [CLS] vector or the mean of the tokens. Default [CLS].</summary>
-    public Pooling Pooling { get; init; } = Pooling.Cls;
+    /// <summary>
+    /// What the head reads: the mean of the tokens or the [CLS] vector. Default mean: on minilm-l6 (pre-trained with
+    /// mean pooling) it beat [CLS] by 1.4 points of SST-2 dev accuracy in every one of 3 seeds (docs/analysis.md).
+    /// </summary>
+    public Pooling Pooling { get; init; } = Pooling.Mean;
 
     /// <summary>Which pretrained parameters stay fixed. Default: none (full fine-tuning).</summary>
     public FreezeSpec Freeze { get; init; } = FreezeSpec.None;
