@@ -22,7 +22,7 @@ internal static class TrainCommand
         var model = new Option<string>("--model") { Description = "Checkpoint: minilm-l6 (default), arctic-xs, a HuggingFace BERT folder, or nasbert (ML.NET's own TextClassification / SentenceSimilarity; needs NasBert2000000.tsm in $TMPDIR/mlnet).", DefaultValueFactory = _ => CheckpointStore.DefaultName };
         var epochs = new Option<int>("--epochs") { Description = "Passes over the training data.", DefaultValueFactory = _ => 3 };
         var batchSize = new Option<int>("--batch-size") { Description = "Examples per step.", DefaultValueFactory = _ => 32 };
-        var learningRate = new Option<double>("--learning-rate") { Description = "Peak AdamW learning rate.", DefaultValueFactory = _ => 2e-5 };
+        var learningRate = new Option<double>("--learning-rate") { Description = "Peak AdamW learning rate.", DefaultValueFactory = _ => 1e-4 };
         var maxLength = new Option<int>("--max-length") { Description = "Maximum tokens per input (pairs together).", DefaultValueFactory = _ => 128 };
         var maxRows = new Option<int?>("--max-rows") { Description = "Use a seeded random subsample of at most N training rows." };
         var seed = new Option<int>("--seed") { Description = "Seed for initialisation, dropout, batching and subsampling.", DefaultValueFactory = _ => 42 };
