@@ -225,6 +225,35 @@ public sealed class ExportVariantTests
     }
 
     [TestMethod]
+    public void ApplyBertOnnxModel_MlNetModelSaveThenLoad_InAFreshContext_GivesIdenticalScores()
+    {
+        string path = Export(s_fixture.ClassificationSpec("mean"), new OnnxExportOptions(), "mlnet-save.onnx");
+        var ml = new MLContext(seed: 1);
+        var rows = s_sst2Texts.Take(50).Select(t => new SentimentRow { Sentence = t }).ToList();
+        var data = ml.Data.LoadFromEnumerable(rows);
+        var chain = ml.Transforms.ApplyBertOnnxModel(path, nameof(SentimentRow.Sentence))
+            .Append(ml.Transforms.Conversion.MapKeyToValue("PredictedLabel")).Fit(data);
+        using var transformer = chain.OfType<BertOnnxTransformer>().Single();
+        string zip = Path.Combine(s_folder, "mlnet-save.zip");
+
+        ml.Model.Save(chain, data.Schema, zip);
+        File.Delete(path); // the .zip must not need the original file
+        var fresh = new MLContext(seed: 2);
+        var loaded = fresh.Model.Load(zip, out _);
+        using var loadedTransformer = ((IEnumerable<ITransformer>)loaded).OfType<BertOnnxTransformer>().Single();
+
+        var before = ml.Data.CreateEnumerable<SentimentPrediction>(chain.Transform(data), reuseRowObject: false).ToList();
+        var after = fresh.Data.CreateEnumerable<SentimentPrediction>(loaded.Transform(fresh.Data.LoadFromEnumerable(rows)), reuseRowObject: false).ToList();
+        Assert.AreEqual(before.Count, after.Count);
+        for (int i = 0; i < before.Count; i++)
+        {
+            CollectionAssert.AreEqual(before[i].Score, after[i].Score, $"row {i}");
+            Assert.AreEqual(before[i].PredictedLabel, after[i].PredictedLabel, $"row {i}");
+        }
+        Assert.AreEqual(transformer.BatchSize, loadedTransformer.BatchSize);
+    }
+
+    [TestMethod]
     public void ApplyBertOnnxModel_Similarity_ScoresEqualPredictBatch()
     {
         string path = Export(s_fixture.SimilaritySpec("mean"), new OnnxExportOptions { Optimize = true }, "mlnet-stsb.onnx");

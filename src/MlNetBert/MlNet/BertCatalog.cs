@@ -19,8 +19,11 @@ public static class BertCatalog
     /// var model = pipeline.Fit(train);
     /// </code>
     /// </example>
-    public static BertEstimator BertTextClassification(this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog, BertTrainingOptions? options = null) =>
-        new(GetContext(catalog), options ?? new BertTrainingOptions(), similarity: false);
+    public static BertEstimator BertTextClassification(this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog, BertTrainingOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        return new(options ?? new BertTrainingOptions(), similarity: false);
+    }
 
     /// <summary>
     /// Fine-tunes a BERT cross-encoder that reads both texts together and predicts a similarity score on the label's
@@ -28,9 +31,11 @@ public static class BertCatalog
     /// </summary>
     public static BertEstimator BertSentenceSimilarity(this RegressionCatalog.RegressionTrainers catalog, BertTrainingOptions options)
     {
+        ArgumentNullException.ThrowIfNull(catalog);
+        ArgumentNullException.ThrowIfNull(options);
         if (options.Text2ColumnName is null)
             throw new BadInputException("sentence similarity needs two text columns: set Text2ColumnName");
-        return new BertEstimator(GetContext(catalog), options, similarity: true);
+        return new BertEstimator(options, similarity: true);
     }
 
     /// <summary>
@@ -62,7 +67,4 @@ public static class BertCatalog
     /// <summary>Loads a model saved with <see cref="BertTransformer.SaveTo"/>.</summary>
     public static BertTransformer LoadBertModel(this ModelOperationsCatalog catalog, string path) =>
         BertTransformer.Load(new MLContext(), path);
-
-    // Catalogs keep their MLContext's environment private; trainers only need a context for ML.NET plumbing.
-    private static MLContext GetContext(object _) => new();
 }

@@ -15,13 +15,11 @@ namespace MlNetBert.MlNet;
 /// </summary>
 public sealed class BertEstimator : IEstimator<BertTransformer>
 {
-    private readonly MLContext _mlContext;
     private readonly BertTrainingOptions _options;
 
-    internal BertEstimator(MLContext mlContext, BertTrainingOptions options, bool similarity)
+    internal BertEstimator(BertTrainingOptions options, bool similarity)
     {
         options.Validate();
-        _mlContext = mlContext;
         _options = options;
         Task = similarity ? BertTask.SentenceSimilarity
             : options.Text2ColumnName is null ? BertTask.TextClassification : BertTask.PairClassification;
@@ -140,7 +138,7 @@ public sealed class BertEstimator : IEstimator<BertTransformer>
             Metrics = metrics,
         };
         var model = new BertTaskModel(network, info, checkpoint.Config, File.ReadAllText(checkpoint.VocabPath)) { History = history };
-        return new BertTransformer(_mlContext, model, _options);
+        return new BertTransformer(model, _options);
     }
 
     private sealed record DataRow(long Index, string Text, string? Text2, uint Label, float Score);

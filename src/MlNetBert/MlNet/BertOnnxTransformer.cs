@@ -55,13 +55,64 @@ public sealed class BertOnnxTransformer : ITransformer, IDisposable, IBertRowSco
 
     public IRowToRowMapper GetRowToRowMapper(DataViewSchema inputSchema) => new BertRowMapper(this, inputSchema, GetOutputSchema(inputSchema));
 
-    /// <summary>Not supported: the ONNX file is the saved form; call <c>ApplyBertOnnxModel</c> on it again.</summary>
+    /// <summary>
+    /// Saves into an ML.NET model: the whole ONNX file goes inside the <c>.zip</c>, with the text columns and batch
+    /// size; <c>mlContext.Model.Load</c> reads it back on ONNX Runtime's CPU provider (see <see cref="MlNetModelStore"/>).
+    /// </summary>
     void ICanSaveModel.Save(ModelSaveContext ctx) =>
-        throw new NotSupportedException(
-            "ML.NET 5.0.1 has no public API for saving third-party transformers in mlContext.Model.Save. " +
-            "The ONNX file is the model: keep it and call mlContext.Transforms.ApplyBertOnnxModel(path, ...) again.");
+        MlNetModelStore.Save(ctx, ModelSignature, MlNetModelStore.BertOnnxTransformerSignature,
+            w =>
+            {
+                w.Write(FormatVersion);
+                w.Write(TextColumns.Count);
+                foreach (var column in TextColumns)
+                    w.Write(column);
+                w.Write(BatchSize);
+            },
+            stream =>
+            {
+                using var source = File.OpenRead(Model.Path);
+                source.CopyTo(stream);
+            });
 
-    public void Dispose() => Model.Dispose();
+    private const string ModelSignature = "BERTONNX";
+    private const int FormatVersion = 1;
+
+    /// <summary>A copy of the ONNX file taken out of an ML.NET model; deleted when this transformer is disposed.</summary>
+    private string? _ownedFile;
+
+    internal static BertOnnxTransformer LoadFrom(object ctx) =>
+        MlNetModelStore.Load(ctx, ModelSignature, MlNetModelStore.BertOnnxTransformerSignature, (reader, file) =>
+        {
+            int version = reader.ReadInt32();
+            if (version != FormatVersion)
+                throw new BadInputException($"the ML.NET model holds an MlNetBert ONNX transformer of format {version}; this MlNetBert reads format {FormatVersion}");
+            int count = reader.ReadInt32();
+            if (count is < 1 or > 2)
+                throw new BadInputException($"the ML.NET model's MlNetBert ONNX transformer names {count} text columns (expected 1 or 2): the .zip is damaged");
+            string text = reader.ReadString();
+            string? text2 = count == 2 ? reader.ReadString() : null;
+            int batchSize = reader.ReadInt32();
+            // The session is built from a file and keeps that path; keep a private copy for as long as the transformer lives.
+            string owned = Path.Combine(Path.GetTempPath(), $"mlnetbert-{Guid.NewGuid():N}.onnx");
+            File.Move(file, owned);
+            try
+            {
+                return new BertOnnxTransformer(BertOnnxModel.Load(owned), text, text2, batchSize) { _ownedFile = owned };
+            }
+            catch
+            {
+                File.Delete(owned);
+                throw;
+            }
+        });
+
+    public void Dispose()
+    {
+        Model.Dispose();
+        if (_ownedFile is not null)
+            File.Delete(_ownedFile);
+    }
 
     (float[][]? Probabilities, float[]? Scores) IBertRowScorer.Score(List<string> texts, List<string>? texts2)
     {

@@ -12,14 +12,16 @@ namespace MlNetBert.MlNet;
 /// </summary>
 public sealed class BertTransformer : ITransformer, IDisposable, IBertRowScorer
 {
-    private readonly MLContext _mlContext;
-
-    internal BertTransformer(MLContext mlContext, BertTaskModel model, BertTrainingOptions options)
+    internal BertTransformer(BertTaskModel model, BertTrainingOptions options)
+        : this(model, options.ScoreColumnName, options.PredictedLabelColumnName)
     {
-        _mlContext = mlContext;
+    }
+
+    private BertTransformer(BertTaskModel model, string scoreColumnName, string predictedLabelColumnName)
+    {
         Model = model;
-        ScoreColumnName = options.ScoreColumnName;
-        PredictedLabelColumnName = options.PredictedLabelColumnName;
+        ScoreColumnName = scoreColumnName;
+        PredictedLabelColumnName = predictedLabelColumnName;
     }
 
     /// <summary>The underlying model: predict directly, export it, or look at the training history.</summary>
@@ -48,23 +50,57 @@ public sealed class BertTransformer : ITransformer, IDisposable, IBertRowScorer
     public IRowToRowMapper GetRowToRowMapper(DataViewSchema inputSchema) => new BertRowMapper(this, inputSchema, GetOutputSchema(inputSchema));
 
     /// <summary>
-    /// ML.NET 5.0.1 keeps the API for saving custom transformers into its model .zip internal (ModelSaveContext,
-    /// LoadableClassAttribute), so this transformer saves itself: use <see cref="SaveTo"/> and
-    /// <c>mlContext.Model.LoadBertModel(path)</c>, or export it to ONNX.
+    /// Saves into an ML.NET model: <c>mlContext.Model.Save(model, schema, "model.zip")</c> keeps the weights,
+    /// vocabulary and labels inside the <c>.zip</c>; <c>mlContext.Model.Load</c> reads them back (see
+    /// <see cref="MlNetModelStore"/>).
     /// </summary>
     void ICanSaveModel.Save(ModelSaveContext ctx) =>
-        throw new NotSupportedException(
-            "ML.NET 5.0.1 has no public API for saving third-party transformers in mlContext.Model.Save. " +
-            "Save MlNetBert models with transformer.SaveTo(path) and load them with mlContext.Model.LoadBertModel(path).");
+        MlNetModelStore.Save(ctx, ModelSignature, MlNetModelStore.BertTransformerSignature,
+            w =>
+            {
+                w.Write(FormatVersion);
+                w.Write(ScoreColumnName);
+                w.Write(PredictedLabelColumnName);
+                w.Write(BatchSize);
+            },
+            stream =>
+            {
+                string file = Path.Combine(Path.GetTempPath(), $"mlnetbert-{Guid.NewGuid():N}.zip");
+                try
+                {
+                    Model.Save(file);
+                    using var source = File.OpenRead(file);
+                    source.CopyTo(stream);
+                }
+                finally
+                {
+                    File.Delete(file);
+                }
+            });
 
-    /// <summary>Saves the model (weights, config, vocabulary, task) to one file, atomically.</summary>
+    private const string ModelSignature = "BERTXFRM";
+    private const int FormatVersion = 1;
+
+    internal static BertTransformer LoadFrom(object ctx) =>
+        MlNetModelStore.Load(ctx, ModelSignature, MlNetModelStore.BertTransformerSignature, (reader, file) =>
+        {
+            int version = reader.ReadInt32();
+            if (version != FormatVersion)
+                throw new BadInputException($"the ML.NET model holds an MlNetBert transformer of format {version}; this MlNetBert reads format {FormatVersion}");
+            string score = reader.ReadString();
+            string predicted = reader.ReadString();
+            int batchSize = reader.ReadInt32();
+            return new BertTransformer(BertTaskModel.Load(file), score, predicted) { BatchSize = batchSize };
+        });
+
+    /// <summary>Saves the model (weights, config, vocabulary, task) to one file of its own, atomically.</summary>
     public void SaveTo(string path) => Model.Save(path);
 
     /// <summary>Loads a model saved with <see cref="SaveTo"/>.</summary>
     public static BertTransformer Load(MLContext mlContext, string path)
     {
         var model = BertTaskModel.Load(path);
-        return new BertTransformer(mlContext, model, new BertTrainingOptions());
+        return new BertTransformer(model, new BertTrainingOptions());
     }
 
     public void Dispose() => Model.Dispose();
