@@ -179,6 +179,28 @@ public sealed class TrainingBehaviourTests
     }
 
     [TestMethod]
+    [DataRow("embeddings.word_embeddings.weight", 0.8 * 0.8 * 0.8 * 0.8 * 0.8 * 0.8 * 0.8)]
+    [DataRow("encoder.layer.0.attention.self.query.weight", 0.8 * 0.8 * 0.8 * 0.8 * 0.8 * 0.8)]
+    [DataRow("encoder.layer.5.output.LayerNorm.bias", 0.8)]
+    [DataRow("pooler.dense.weight", 1.0)]
+    public void LayerwiseDecay_ScalesEachLayerByItsDepth(string name, double expected)
+    {
+        Assert.AreEqual(expected, BertFineTuner.LayerwiseMultiplier(name, layers: 6, decay: 0.8), 1e-12);
+        Assert.AreEqual(1.0, BertFineTuner.LayerwiseMultiplier(name, layers: 6, decay: 1.0), "decay 1 is off");
+    }
+
+    [TestMethod]
+    public void FreezeBottom_FreezesEmbeddingsAndLayersBelowK_Only()
+    {
+        var freeze = FreezeSpec.Bottom(2);
+        Assert.IsTrue(freeze.IsFrozen("embeddings.LayerNorm.weight"));
+        Assert.IsTrue(freeze.IsFrozen("encoder.layer.1.intermediate.dense.weight"));
+        Assert.IsFalse(freeze.IsFrozen("encoder.layer.2.intermediate.dense.weight"));
+        Assert.IsFalse(freeze.IsFrozen("encoder.layer.10.output.dense.bias"), "layer 10 is not layer 1");
+        Assert.IsFalse(freeze.IsFrozen("pooler.dense.weight"));
+    }
+
+    [TestMethod]
     public void Schedule_WarmsUpLinearlyThenDecaysToZero()
     {
         Assert.AreEqual(1e-5, BertFineTuner.ScheduledRate(0, 10, 100, 1e-4), 1e-12);

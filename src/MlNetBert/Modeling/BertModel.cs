@@ -258,11 +258,7 @@ public sealed class BertModel : nn.Module
         int first = Config.NumHiddenLayers - count;
         foreach (var (name, parameter) in named_parameters())
         {
-            const string prefix = "encoder.layer.";
-            if (!name.StartsWith(prefix, StringComparison.Ordinal))
-                continue;
-            int end = name.IndexOf('.', prefix.Length);
-            if (int.Parse(name.AsSpan(prefix.Length, end - prefix.Length), System.Globalization.CultureInfo.InvariantCulture) < first)
+            if (BertParameterNames.EncoderLayer(name) is not { } layer || layer < first)
                 continue;
             if (name.EndsWith("LayerNorm.weight", StringComparison.Ordinal))
                 nn.init.ones_(parameter);

@@ -276,6 +276,21 @@ public sealed class BertFineTuner
         return ((double)correct / valid.Count, nll / valid.Count);
     }
 
+    /// <summary>
+    /// The learning-rate multiplier of an encoder parameter under layer-wise decay: decay^(L + 1 - depth), where the
+    /// embeddings have depth 0, encoder layer i (0-based) depth i + 1, and the pooler depth L + 1 (multiplier 1, as for
+    /// the head).
+    /// </summary>
+    internal static double LayerwiseMultiplier(string encoderParameterName, int layers, double decay)
+    {
+        if (decay >= 1.0)
+            return 1.0;
+        int depth = BertParameterNames.IsEmbedding(encoderParameterName) ? 0
+            : BertParameterNames.EncoderLayer(encoderParameterName) is { } layer ? layer + 1
+            : layers + 1;
+        return Math.Pow(decay, layers + 1 - depth);
+    }
+
     private (List<(AdamW.ParamGroup Group, double Multiplier)> Groups, long Trainable, long Total) BuildParameterGroups(BertClassifier model, Parameter? updatedElsewhere)
     {
         var o = _options;
@@ -297,15 +312,7 @@ public sealed class BertFineTuner
             if (ReferenceEquals(p, updatedElsewhere))
                 continue;
             bool decay = !(name.EndsWith(".bias", StringComparison.Ordinal) || name.Contains("LayerNorm", StringComparison.Ordinal));
-            double multiplier = 1.0;
-            if (o.LayerwiseLearningRateDecay < 1.0 && isEncoder)
-            {
-                int depth = encoderName.StartsWith("embeddings.", StringComparison.Ordinal) ? 0
-                    : encoderName.StartsWith("encoder.layer.", StringComparison.Ordinal)
-                        ? int.Parse(encoderName.Split('.')[2], System.Globalization.CultureInfo.InvariantCulture) + 1
-                        : layers + 1; // pooler
-                multiplier = Math.Pow(o.LayerwiseLearningRateDecay, layers + 1 - depth);
-            }
+            double multiplier = isEncoder ? LayerwiseMultiplier(encoderName, layers, o.LayerwiseLearningRateDecay) : 1.0;
             if (!buckets.TryGetValue((multiplier, decay), out var list))
                 buckets[(multiplier, decay)] = list = [];
             list.Add(p);

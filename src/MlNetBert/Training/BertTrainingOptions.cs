@@ -172,15 +172,10 @@ public readonly record struct FreezeSpec(FreezeKind Kind, int Layers = 0)
             case FreezeKind.Encoder:
                 return true;
             case FreezeKind.Embeddings:
-                return encoderParameterName.StartsWith("embeddings.", StringComparison.Ordinal);
+                return BertParameterNames.IsEmbedding(encoderParameterName);
             default:
-                if (encoderParameterName.StartsWith("embeddings.", StringComparison.Ordinal))
-                    return true;
-                const string prefix = "encoder.layer.";
-                if (!encoderParameterName.StartsWith(prefix, StringComparison.Ordinal))
-                    return false;
-                int end = encoderParameterName.IndexOf('.', prefix.Length);
-                return int.Parse(encoderParameterName.AsSpan(prefix.Length, end - prefix.Length), System.Globalization.CultureInfo.InvariantCulture) < Layers;
+                return BertParameterNames.IsEmbedding(encoderParameterName)
+                    || BertParameterNames.EncoderLayer(encoderParameterName) < Layers;
         }
     }
 
