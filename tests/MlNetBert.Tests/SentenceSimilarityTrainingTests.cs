@@ -35,5 +35,22 @@ public sealed class SentenceSimilarityTrainingTests
         Assert.IsTrue(metrics.Spearman >= 0.70, $"Spearman {metrics.Spearman:F3} is below the 0.70 bar");
         Assert.AreEqual(dev.Average(d => d.Label), scored.Average(), 0.5, "scores are on the label's 0..5 scale");
         Assert.AreEqual(metrics.Mse, mlnet.MeanSquaredError, 1e-3, "ML.NET's evaluator reads the same Score column");
+
+        // The cross-encoder goes through mlContext.Model.Save/Load too, with bit-identical scores.
+        string path = Path.Combine(Path.GetTempPath(), $"mlnetbert-{Guid.NewGuid():N}.zip");
+        try
+        {
+            var devView = ml.Data.LoadFromEnumerable(dev);
+            ml.Model.Save(model, devView.Schema, path);
+            var fresh = new MLContext(seed: 9);
+            var loaded = fresh.Model.Load(path, out _);
+            var reloaded = fresh.Data.CreateEnumerable<ScoreOnly>(loaded.Transform(fresh.Data.LoadFromEnumerable(dev)), reuseRowObject: false).Select(s => s.Score).ToList();
+            CollectionAssert.AreEqual(scored, reloaded);
+            (loaded as IDisposable)?.Dispose();
+        }
+        finally
+        {
+            File.Delete(path);
+        }
     }
 }
