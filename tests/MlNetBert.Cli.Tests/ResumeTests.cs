@@ -11,8 +11,15 @@ public sealed class ResumeTests
     private static readonly string[] Options =
         ["--train", "{sample}", "--epochs", "2", "--max-rows", "120", "--max-length", "24", "--batch-size", "16", "--learning-rate", "1e-4", "--seed", "9", "--checkpoint-every", "4"];
 
-    private static string[] Args(string output) =>
-        ["train", .. Options.Select(o => o.Replace("{sample}", Paths.Sample, StringComparison.Ordinal)), "--out", output];
+    /// <summary>The shared options, with any option named in <paramref name="overrides"/> taking that value instead.</summary>
+    private static string[] Args(string output, params string[] overrides)
+    {
+        var args = new List<string> { "train" };
+        for (int i = 0; i < Options.Length; i += 2)
+            if (!overrides.Contains(Options[i]))
+                args.AddRange([Options[i], Options[i + 1].Replace("{sample}", Paths.Sample, StringComparison.Ordinal)]);
+        return [.. args, .. overrides, "--out", output];
+    }
 
     [TestMethod]
     public void KilledRun_ResumesToTheSameWeightsAndMetrics()
@@ -57,6 +64,43 @@ public sealed class ResumeTests
             Assert.AreEqual(Weights(straight).Length, Weights(killed).Length);
             Assert.AreEqual(straightMetrics["final"]!.ToJsonString(), resumedMetrics["final"]!.ToJsonString(), "final validation metrics");
             CollectionAssert.AreEqual(Weights(straight), Weights(killed), "final weights, bit for bit");
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [TestMethod]
+    public void KilledRun_WithWeightAveraging_ResumesToTheSameAverage()
+    {
+        // One epoch of 7 steps averaged from step 2 (--average-last 0.9): the kill at step 4 falls inside the average,
+        // and with one epoch the final weights are the average (no earlier epoch to restore).
+        string[] extra = ["--epochs", "1", "--average-last", "0.9"];
+        string dir = Paths.TempDir();
+        try
+        {
+            string straight = Path.Combine(dir, "straight"), killed = Path.Combine(dir, "killed");
+            var reference = CliProcess.Run(Args(straight, extra));
+            Assert.AreEqual(0, reference.ExitCode, reference.Stderr);
+            using (var process = CliProcess.Start(Args(killed, extra)))
+            {
+                string state = Path.Combine(killed, "checkpoint", "state.json");
+                var deadline = DateTime.UtcNow.AddMinutes(5);
+                while (!(File.Exists(state) && StepOf(state) >= 4))
+                {
+                    Assert.IsFalse(process.HasExited, "the run finished before it could be killed");
+                    Assert.IsTrue(DateTime.UtcNow < deadline, "no checkpoint appeared");
+                    Thread.Sleep(50);
+                }
+                process.Kill(entireProcessTree: true);
+                process.WaitForExit();
+            }
+            Assert.IsTrue(File.Exists(Path.Combine(killed, "checkpoint", "average.safetensors")), "the running average is part of the saved state");
+
+            var resumed = CliProcess.Run("train", "--resume", killed);
+            Assert.AreEqual(0, resumed.ExitCode, resumed.Stderr + resumed.Stdout);
+            CollectionAssert.AreEqual(Weights(straight), Weights(killed), "final (averaged) weights, bit for bit");
         }
         finally
         {

@@ -201,6 +201,49 @@ public sealed class TrainingBehaviourTests
     }
 
     [TestMethod]
+    public void AverageWeightsOverLast_EndsWithTheMeanOfTheLastSteps()
+    {
+        var checkpoint = new CheckpointStore().Resolve("minilm-l6");
+        var encoder = checkpoint.CreateEncoder();
+        var examples = TestData.Sst2("train", 64).Select(r => new TrainingExample(encoder.Encode(r.Text, null, 32), r.Label, 0f)).ToList();
+        BertClassifier Network()
+        {
+            TorchSharp.torch.manual_seed(11);
+            var network = new BertClassifier(checkpoint.Config, 2, Pooling.Mean);
+            network.Bert.LoadWeights(checkpoint.LoadTensors(), checkpoint.WeightsPath);
+            return network;
+        }
+        static Dictionary<string, float[]> Weights(BertClassifier network) =>
+            network.named_parameters().ToDictionary(p => p.name, p => p.parameter.detach().cpu().data<float>().ToArray());
+
+        // 64 rows in batches of 16 = 4 steps; record the weights after each step of a plain run.
+        using var plain = Network();
+        var afterStep = new List<Dictionary<string, float[]>>();
+        var record = new SynchronousProgress(p => { if (!p.EndOfEpoch) afterStep.Add(Weights(plain)); });
+        new BertFineTuner(Tiny() with { Progress = record }, BertTask.TextClassification).Train(plain, examples, null);
+        Assert.AreEqual(4, afterStep.Count);
+
+        // The same run averaging the last half of its steps ends with the mean of steps 3 and 4.
+        using var averaged = Network();
+        new BertFineTuner(Tiny() with { AverageWeightsOverLast = 0.5 }, BertTask.TextClassification).Train(averaged, examples, null);
+        double worst = 0, moved = 0;
+        foreach (var (name, final) in Weights(averaged))
+            for (int i = 0; i < final.Length; i++)
+            {
+                worst = Math.Max(worst, Math.Abs(final[i] - (afterStep[2][name][i] + afterStep[3][name][i]) / 2));
+                moved = Math.Max(moved, Math.Abs(afterStep[3][name][i] - afterStep[2][name][i]));
+            }
+        Console.WriteLine($"max |final - mean(step 3, step 4)| = {worst:E2}; the last step moved weights by up to {moved:E2}");
+        Assert.IsTrue(worst < 1e-7, $"averaged weights differ from the mean of the last two steps by {worst:E2}");
+        Assert.IsTrue(moved > 1e-5, "the last two steps must differ for the check to mean anything");
+    }
+
+    private sealed class SynchronousProgress(Action<TrainingProgress> report) : IProgress<TrainingProgress>
+    {
+        public void Report(TrainingProgress value) => report(value);
+    }
+
+    [TestMethod]
     public void Schedule_WarmsUpLinearlyThenDecaysToZero()
     {
         Assert.AreEqual(1e-5, BertFineTuner.ScheduledRate(0, 10, 100, 1e-4), 1e-12);

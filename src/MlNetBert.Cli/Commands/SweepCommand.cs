@@ -14,7 +14,7 @@ namespace MlNetBert.Cli.Commands;
 /// </summary>
 internal static class SweepCommand
 {
-    private static readonly string[] Swept = ["--learning-rate", "--batch-size", "--epochs", "--freeze", "--pooling", "--warmup-ratio", "--weight-decay", "--reinit-top-layers", "--seed"];
+    private static readonly string[] Swept = ["--learning-rate", "--batch-size", "--epochs", "--freeze", "--pooling", "--warmup-ratio", "--weight-decay", "--reinit-top-layers", "--average-last", "--seed"];
 
     public static Command Create()
     {

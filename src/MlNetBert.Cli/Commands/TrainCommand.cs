@@ -32,6 +32,7 @@ internal static class TrainCommand
         var weightDecay = new Option<double>("--weight-decay") { Description = "AdamW weight decay (not on biases and LayerNorm).", DefaultValueFactory = _ => 0.01 };
         var lld = new Option<double>("--layerwise-lr-decay") { Description = "Layer-wise learning-rate decay (1 = off).", DefaultValueFactory = _ => 1.0 };
         var reinit = new Option<int>("--reinit-top-layers") { Description = "Re-initialise the top K encoder layers before training (0 = off).", DefaultValueFactory = _ => 0 };
+        var average = new Option<double>("--average-last") { Description = "Average the weights of this fraction of the final steps into the model (0 = off; e.g. 0.3).", DefaultValueFactory = _ => 0.0 };
         var patience = new Option<int>("--patience") { Description = "Early stopping after N epochs without validation improvement (0 = off).", DefaultValueFactory = _ => 0 };
         var threads = new Option<int?>("--threads") { Description = "Torch CPU threads (default: one per core)." };
         var output = new Option<string?>("--out") { Description = "Run folder to create (default: models/runs/<timestamp>)." };
@@ -49,7 +50,7 @@ internal static class TrainCommand
             """)
         {
             train, valid, validSplit, task, model, epochs, batchSize, learningRate, maxLength, maxRows, seed, freeze, pooling,
-            warmup, weightDecay, lld, reinit, patience, threads, output, checkpointEvery, resume,
+            warmup, weightDecay, lld, reinit, average, patience, threads, output, checkpointEvery, resume,
         };
         data.AddTo(command);
         train.Required = false; // --resume needs no --train; checked below
@@ -93,6 +94,7 @@ internal static class TrainCommand
                     LayerwiseLearningRateDecay = parse.GetValue(lld),
                     EarlyStoppingPatience = parse.GetValue(patience),
                     ReinitializeTopLayers = parse.GetValue(reinit),
+                    AverageWeightsOverLast = parse.GetValue(average),
                     Threads = parse.GetValue(threads),
                 });
             return TrainRun.Execute(request, parse, data);

@@ -254,6 +254,7 @@ internal static class TrainRun
                 ["layerwise_lr_decay"] = o.LayerwiseLearningRateDecay,
                 ["early_stopping_patience"] = o.EarlyStoppingPatience,
                 ["reinitialize_top_layers"] = o.ReinitializeTopLayers,
+                ["average_weights_over_last"] = o.AverageWeightsOverLast,
                 ["max_rows"] = request.MaxRows,
                 ["valid_split"] = request.Valid is null ? request.ValidSplit : null,
             },

@@ -51,6 +51,8 @@ public sealed class BertFineTuner
         int stepsPerEpoch = (batchesPerEpoch + o.GradientAccumulationSteps - 1) / o.GradientAccumulationSteps;
         int totalSteps = stepsPerEpoch * o.Epochs;
         int warmupSteps = (int)Math.Round(o.WarmupRatio * totalSteps);
+        // Steps after this one are averaged into the final weights (none when averaging is off).
+        int averageAfter = totalSteps - (int)Math.Round(o.AverageWeightsOverLast * totalSteps);
 
         var state = new TrainingState();
         var checkpoints = o.Checkpoints is { } settings ? new TrainingCheckpoint(settings.Directory) : null;
@@ -118,6 +120,8 @@ public sealed class BertFineTuner
                         sparse?.Step(lr * sparse.LearningRateMultiplier, state.Step + 1);
                         state.Step++;
                         state.NextBatch = b + 1;
+                        if (state.Step > averageAfter)
+                            Accumulate(model, state);
 
                         double rate = samplesThisRun / clock.Elapsed.TotalSeconds;
                         var remaining = TimeSpan.FromSeconds((totalSteps - state.Step) * Elapsed().TotalSeconds / state.Step);
@@ -128,6 +132,8 @@ public sealed class BertFineTuner
                     }
                 }
 
+                if (epoch == o.Epochs && state.AverageWeights is not null)
+                    LoadAverage(model, state);
                 double? metric = null, validLoss = null;
                 if (valid is { Count: > 0 })
                 {
@@ -175,8 +181,8 @@ public sealed class BertFineTuner
         }
         finally
         {
-            if (state.BestWeights is not null)
-                foreach (var t in state.BestWeights.Values)
+            foreach (var weights in new[] { state.BestWeights, state.AverageWeights })
+                foreach (var t in weights?.Values ?? Enumerable.Empty<Tensor>())
                     t.Dispose();
         }
         model.eval();
@@ -320,6 +326,32 @@ public sealed class BertFineTuner
         var groups = buckets.Select(kv => (new AdamW.ParamGroup(kv.Value, o.LearningRate * kv.Key.Multiplier, 0.9, 0.999, 1e-8,
             kv.Key.Decay ? o.WeightDecay : 0.0, false, false), kv.Key.Multiplier)).ToList();
         return (groups, trainable, total);
+    }
+
+    /// <summary>Adds the current weights to the running average: avg += (w - avg) / n.</summary>
+    private static void Accumulate(BertClassifier model, TrainingState state)
+    {
+        using var noGrad = no_grad();
+        state.AverageCount++;
+        if (state.AverageWeights is null)
+        {
+            state.AverageWeights = model.named_parameters().ToDictionary(p => p.name, p => p.parameter.detach().clone().DetachFromDisposeScope());
+            return;
+        }
+        double weight = 1.0 / state.AverageCount;
+        foreach (var (name, p) in model.named_parameters())
+        {
+            var average = state.AverageWeights[name];
+            using var difference = p.detach().sub(average);
+            average.add_(difference, alpha: weight);
+        }
+    }
+
+    private static void LoadAverage(BertClassifier model, TrainingState state)
+    {
+        using var noGrad = no_grad();
+        foreach (var (name, p) in model.named_parameters())
+            p.copy_(state.AverageWeights![name]);
     }
 
     private static Dictionary<string, Tensor> Snapshot(BertClassifier model, Dictionary<string, Tensor>? previous)

@@ -79,6 +79,13 @@ public sealed record BertTrainingOptions
     /// </summary>
     public int ReinitializeTopLayers { get; init; }
 
+    /// <summary>
+    /// Fraction of the final optimizer steps whose weights are averaged (uniformly, after every step) into the model
+    /// the run ends with, as in stochastic weight averaging. 0 (default) keeps the last step's weights. The last
+    /// epoch's validation scores the averaged weights.
+    /// </summary>
+    public double AverageWeightsOverLast { get; init; }
+
     /// <summary>Optional validation data, scored after each epoch.</summary>
     public Microsoft.ML.IDataView? ValidationSet { get; init; }
 
@@ -131,6 +138,7 @@ public sealed record BertTrainingOptions
         Check(GradientAccumulationSteps >= 1, nameof(GradientAccumulationSteps), GradientAccumulationSteps, "at least 1");
         Check(LayerwiseLearningRateDecay is > 0 and <= 1, nameof(LayerwiseLearningRateDecay), LayerwiseLearningRateDecay, "in (0, 1]; 1 is off");
         Check(ReinitializeTopLayers >= 0, nameof(ReinitializeTopLayers), ReinitializeTopLayers, "0 (off) or more");
+        Check(AverageWeightsOverLast is >= 0 and <= 1, nameof(AverageWeightsOverLast), AverageWeightsOverLast, "0 (off) to 1");
         Check(EarlyStoppingPatience >= 0, nameof(EarlyStoppingPatience), EarlyStoppingPatience, "0 (off) or more");
         Check(Threads is null or >= 1, nameof(Threads), Threads ?? 0, "at least 1");
     }

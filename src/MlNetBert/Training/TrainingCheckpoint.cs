@@ -31,6 +31,12 @@ internal sealed class TrainingState
 
     [System.Text.Json.Serialization.JsonIgnore]
     public Dictionary<string, Tensor>? BestWeights { get; set; }
+
+    /// <summary>How many steps' weights <see cref="AverageWeights"/> holds.</summary>
+    public int AverageCount { get; set; }
+
+    [System.Text.Json.Serialization.JsonIgnore]
+    public Dictionary<string, Tensor>? AverageWeights { get; set; }
 }
 
 /// <summary>
@@ -61,6 +67,8 @@ internal sealed class TrainingCheckpoint
             Safetensors.Write(Path.Combine(temp, "sparse.safetensors"), Tensors(sparse.State()));
         if (state.BestWeights is not null)
             Safetensors.Write(Path.Combine(temp, "best.safetensors"), Tensors(state.BestWeights.Select(kv => (kv.Key, kv.Value))));
+        if (state.AverageWeights is not null)
+            Safetensors.Write(Path.Combine(temp, "average.safetensors"), Tensors(state.AverageWeights.Select(kv => (kv.Key, kv.Value))));
         // state.json last inside the new folder: a folder without it is never trusted.
         AtomicFile.WriteAllText(Path.Combine(temp, "state.json"), JsonSerializer.Serialize(state, Json));
         string old = _directory + ".old";
@@ -95,6 +103,9 @@ internal sealed class TrainingCheckpoint
         string bestPath = Path.Combine(_directory, "best.safetensors");
         if (File.Exists(bestPath))
             state.BestWeights = Safetensors.Read(bestPath).ToDictionary(kv => kv.Key, kv => tensor(kv.Value.Data, kv.Value.Shape).DetachFromDisposeScope());
+        string averagePath = Path.Combine(_directory, "average.safetensors");
+        if (File.Exists(averagePath))
+            state.AverageWeights = Safetensors.Read(averagePath).ToDictionary(kv => kv.Key, kv => tensor(kv.Value.Data, kv.Value.Shape).DetachFromDisposeScope());
         return state;
     }
 
