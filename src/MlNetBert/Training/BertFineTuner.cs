@@ -341,9 +341,10 @@ public sealed class BertFineTuner
         double weight = 1.0 / state.AverageCount;
         foreach (var (name, p) in model.named_parameters())
         {
-            var average = state.AverageWeights[name];
-            using var difference = p.detach().sub(average);
-            average.add_(difference, alpha: weight);
+            if (!p.requires_grad)
+                continue; // frozen: equal to its average already
+            using var current = p.detach();
+            state.AverageWeights[name].lerp_(current, weight); // in place, no temporary the size of the weights
         }
     }
 
