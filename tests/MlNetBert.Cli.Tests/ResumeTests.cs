@@ -115,14 +115,16 @@ public sealed class ResumeTests
         try
         {
             string run = Path.Combine(dir, "run");
-            using var process = CliProcess.Start(Args(run));
+            // More rows than the other tests (46 steps), so training is still running when the signal lands even
+            // on a loaded machine; the signal is sent in-process, with no `kill` child to start first.
+            using var process = CliProcess.Start(Args(run, "--max-rows", "400"));
             var deadline = DateTime.UtcNow.AddMinutes(5);
             while (!File.Exists(Path.Combine(run, "run.json")) || !File.Exists(Path.Combine(run, "checkpoint", "state.json")))
             {
                 Assert.IsTrue(DateTime.UtcNow < deadline && !process.HasExited, "the run did not start checkpointing");
                 Thread.Sleep(50);
             }
-            Process.Start("kill", ["-INT", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])!.WaitForExit();
+            Assert.AreEqual(0, SendSignal(process.Id, SigInt), "kill(pid, SIGINT) failed");
             Assert.IsTrue(process.WaitForExit(TimeSpan.FromMinutes(2)));
             Assert.AreEqual(130, process.ExitCode);
             StringAssert.Contains(process.StandardError.ReadToEnd(), "Continue with: mlnetbert train --resume");
@@ -135,6 +137,11 @@ public sealed class ResumeTests
             Directory.Delete(dir, recursive: true);
         }
     }
+
+    private const int SigInt = 2;
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static extern int SendSignal(int pid, int signal);
 
     private static int StepOf(string stateJson)
     {
