@@ -32,19 +32,7 @@ public sealed class ResumeTests
             Assert.AreEqual(0, reference.ExitCode, reference.Stderr);
 
             // Start the same run and SIGKILL it as soon as a checkpoint from step 4 or later exists.
-            using (var process = CliProcess.Start(Args(killed)))
-            {
-                string state = Path.Combine(killed, "checkpoint", "state.json");
-                var deadline = DateTime.UtcNow.AddMinutes(5);
-                while (!(File.Exists(state) && StepOf(state) >= 4))
-                {
-                    Assert.IsFalse(process.HasExited, "the run finished before it could be killed");
-                    Assert.IsTrue(DateTime.UtcNow < deadline, "no checkpoint appeared");
-                    Thread.Sleep(50);
-                }
-                process.Kill(entireProcessTree: true);
-                process.WaitForExit();
-            }
+            KillAfterCheckpoint(Args(killed), killed, step: 4);
             Assert.IsFalse(File.Exists(Path.Combine(killed, "model.zip")), "the killed run must not look finished");
 
             var resumed = CliProcess.Run("train", "--resume", killed);
@@ -83,19 +71,7 @@ public sealed class ResumeTests
             string straight = Path.Combine(dir, "straight"), killed = Path.Combine(dir, "killed");
             var reference = CliProcess.Run(Args(straight, extra));
             Assert.AreEqual(0, reference.ExitCode, reference.Stderr);
-            using (var process = CliProcess.Start(Args(killed, extra)))
-            {
-                string state = Path.Combine(killed, "checkpoint", "state.json");
-                var deadline = DateTime.UtcNow.AddMinutes(5);
-                while (!(File.Exists(state) && StepOf(state) >= 4))
-                {
-                    Assert.IsFalse(process.HasExited, "the run finished before it could be killed");
-                    Assert.IsTrue(DateTime.UtcNow < deadline, "no checkpoint appeared");
-                    Thread.Sleep(50);
-                }
-                process.Kill(entireProcessTree: true);
-                process.WaitForExit();
-            }
+            KillAfterCheckpoint(Args(killed, extra), killed, step: 4);
             Assert.IsTrue(File.Exists(Path.Combine(killed, "checkpoint", "average.safetensors")), "the running average is part of the saved state");
 
             var resumed = CliProcess.Run("train", "--resume", killed);
@@ -151,6 +127,22 @@ public sealed class ResumeTests
 
     [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "kill", SetLastError = true)]
     private static extern int SendSignal(int pid, int signal);
+
+    /// <summary>Starts a training run and SIGKILLs it once its saved state has reached <paramref name="step"/>.</summary>
+    private static void KillAfterCheckpoint(string[] args, string runDir, int step)
+    {
+        using var process = CliProcess.Start(args);
+        string state = Path.Combine(runDir, "checkpoint", "state.json");
+        var deadline = DateTime.UtcNow.AddMinutes(5);
+        while (!(File.Exists(state) && StepOf(state) >= step))
+        {
+            Assert.IsFalse(process.HasExited, "the run finished before it could be killed");
+            Assert.IsTrue(DateTime.UtcNow < deadline, "no checkpoint appeared");
+            Thread.Sleep(50);
+        }
+        process.Kill(entireProcessTree: true);
+        process.WaitForExit();
+    }
 
     private static int StepOf(string stateJson)
     {

@@ -63,7 +63,6 @@ public sealed class BertOnnxTransformer : ITransformer, IDisposable, IBertRowSco
         MlNetModelStore.Save(ctx, ModelSignature, MlNetModelStore.BertOnnxTransformerSignature,
             w =>
             {
-                w.Write(FormatVersion);
                 w.Write(TextColumns.Count);
                 foreach (var column in TextColumns)
                     w.Write(column);
@@ -76,7 +75,6 @@ public sealed class BertOnnxTransformer : ITransformer, IDisposable, IBertRowSco
             });
 
     private const string ModelSignature = "BERTONNX";
-    private const int FormatVersion = 1;
 
     /// <summary>A copy of the ONNX file taken out of an ML.NET model; deleted when this transformer is disposed.</summary>
     private string? _ownedFile;
@@ -84,9 +82,6 @@ public sealed class BertOnnxTransformer : ITransformer, IDisposable, IBertRowSco
     internal static BertOnnxTransformer LoadFrom(object ctx) =>
         MlNetModelStore.Load(ctx, ModelSignature, MlNetModelStore.BertOnnxTransformerSignature, (reader, file) =>
         {
-            int version = reader.ReadInt32();
-            if (version != FormatVersion)
-                throw new BadInputException($"the ML.NET model holds an MlNetBert ONNX transformer of format {version}; this MlNetBert reads format {FormatVersion}");
             int count = reader.ReadInt32();
             if (count is < 1 or > 2)
                 throw new BadInputException($"the ML.NET model's MlNetBert ONNX transformer names {count} text columns (expected 1 or 2): the .zip is damaged");

@@ -58,35 +58,17 @@ public sealed class BertTransformer : ITransformer, IDisposable, IBertRowScorer
         MlNetModelStore.Save(ctx, ModelSignature, MlNetModelStore.BertTransformerSignature,
             w =>
             {
-                w.Write(FormatVersion);
                 w.Write(ScoreColumnName);
                 w.Write(PredictedLabelColumnName);
                 w.Write(BatchSize);
             },
-            stream =>
-            {
-                string file = Path.Combine(Path.GetTempPath(), $"mlnetbert-{Guid.NewGuid():N}.zip");
-                try
-                {
-                    Model.Save(file);
-                    using var source = File.OpenRead(file);
-                    source.CopyTo(stream);
-                }
-                finally
-                {
-                    File.Delete(file);
-                }
-            });
+            Model.WriteTo);
 
     private const string ModelSignature = "BERTXFRM";
-    private const int FormatVersion = 1;
 
     internal static BertTransformer LoadFrom(object ctx) =>
         MlNetModelStore.Load(ctx, ModelSignature, MlNetModelStore.BertTransformerSignature, (reader, file) =>
         {
-            int version = reader.ReadInt32();
-            if (version != FormatVersion)
-                throw new BadInputException($"the ML.NET model holds an MlNetBert transformer of format {version}; this MlNetBert reads format {FormatVersion}");
             string score = reader.ReadString();
             string predicted = reader.ReadString();
             int batchSize = reader.ReadInt32();

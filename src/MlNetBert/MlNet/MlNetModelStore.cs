@@ -70,10 +70,7 @@ public static class MlNetModelStore
         Action<BinaryWriter> writeMain, Action<Stream> writePayload)
     {
         ArgumentNullException.ThrowIfNull(ctx);
-        var versionType = RequiredType("Microsoft.ML.VersionInfo");
-        object version = Activator.CreateInstance(versionType,
-            modelSignature, 0x00010001u, 0x00010001u, 0x00010001u, LoaderAssemblyName, loaderSignature, null)!;
-        Invoke(ctx, "SetVersionInfo", version);
+        Invoke(ctx, "SetVersionInfo", Version(modelSignature, loaderSignature));
         var writer = (BinaryWriter)RequiredField(typeof(ModelSaveContext), "Writer").GetValue(ctx)!;
         writeMain(writer);
         Action<BinaryWriter> payload = w =>
@@ -90,10 +87,7 @@ public static class MlNetModelStore
         var loadContext = RequiredType("Microsoft.ML.ModelLoadContext");
         if (!loadContext.IsInstanceOfType(ctx))
             throw new ArgumentException($"expected an ML.NET ModelLoadContext, got {ctx?.GetType().FullName ?? "null"}", nameof(ctx));
-        var versionType = RequiredType("Microsoft.ML.VersionInfo");
-        object version = Activator.CreateInstance(versionType,
-            modelSignature, 0x00010001u, 0x00010001u, 0x00010001u, LoaderAssemblyName, loaderSignature, null)!;
-        Invoke(ctx, "CheckAtModel", version);
+        Invoke(ctx, "CheckAtModel", Version(modelSignature, loaderSignature)); // ML.NET rejects other format versions
         var reader = (BinaryReader)RequiredField(loadContext, "Reader").GetValue(ctx)!;
         string file = Path.Combine(Path.GetTempPath(), $"mlnetbert-{Guid.NewGuid():N}.bin");
         try
@@ -116,6 +110,13 @@ public static class MlNetModelStore
 
     private const string PayloadStreamName = "MlNetBertModel.bin";
 
+    /// <summary>The format of what <see cref="Save"/> writes; ML.NET's header check refuses any other on load.</summary>
+    private const uint FormatVersion = 0x00010001;
+
+    private static object Version(string modelSignature, string loaderSignature) =>
+        Activator.CreateInstance(RequiredType("Microsoft.ML.VersionInfo"),
+            modelSignature, FormatVersion, FormatVersion, FormatVersion, LoaderAssemblyName, loaderSignature, null)!;
+
     private static Type RequiredType(string name) =>
         MlCore.GetType(name, throwOnError: false) ?? throw Unsupported($"type {name}");
 
@@ -125,8 +126,6 @@ public static class MlNetModelStore
     private static object? Invoke(object target, string method, params object?[] args)
     {
         var m = target.GetType().GetMethod(method, BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic, args.Select(a => a!.GetType()).ToArray())
-            ?? target.GetType().GetMethods(BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic)
-                .FirstOrDefault(x => x.Name == method && x.GetParameters().Length == args.Length)
             ?? throw Unsupported($"method {target.GetType().Name}.{method}");
         try
         {

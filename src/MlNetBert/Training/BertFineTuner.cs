@@ -133,7 +133,7 @@ public sealed class BertFineTuner
                 }
 
                 if (epoch == o.Epochs && state.AverageWeights is not null)
-                    LoadAverage(model, state);
+                    CopyInto(model, state.AverageWeights);
                 double? metric = null, validLoss = null;
                 if (valid is { Count: > 0 })
                 {
@@ -173,11 +173,7 @@ public sealed class BertFineTuner
 
             // Restore the best epoch's weights when a later epoch was worse.
             if (state.BestWeights is not null && state.BestEpoch != state.Epochs[^1].Epoch)
-            {
-                using var noGrad = no_grad();
-                foreach (var (name, p) in model.named_parameters())
-                    p.copy_(state.BestWeights[name]);
-            }
+                CopyInto(model, state.BestWeights);
         }
         finally
         {
@@ -335,7 +331,7 @@ public sealed class BertFineTuner
         state.AverageCount++;
         if (state.AverageWeights is null)
         {
-            state.AverageWeights = model.named_parameters().ToDictionary(p => p.name, p => p.parameter.detach().clone().DetachFromDisposeScope());
+            state.AverageWeights = Snapshot(model, null);
             return;
         }
         double weight = 1.0 / state.AverageCount;
@@ -348,11 +344,11 @@ public sealed class BertFineTuner
         }
     }
 
-    private static void LoadAverage(BertClassifier model, TrainingState state)
+    private static void CopyInto(BertClassifier model, Dictionary<string, Tensor> weights)
     {
         using var noGrad = no_grad();
         foreach (var (name, p) in model.named_parameters())
-            p.copy_(state.AverageWeights![name]);
+            p.copy_(weights[name]);
     }
 
     private static Dictionary<string, Tensor> Snapshot(BertClassifier model, Dictionary<string, Tensor>? previous)
@@ -363,7 +359,7 @@ public sealed class BertFineTuner
         var state = new Dictionary<string, Tensor>(StringComparer.Ordinal);
         using var noGrad = no_grad();
         foreach (var (name, p) in model.named_parameters())
-            state[name] = p.detach().clone().MoveToOuterDisposeScope();
+            state[name] = p.detach().clone().DetachFromDisposeScope(); // kept across steps, disposed by the caller
         return state;
     }
 }

@@ -96,32 +96,32 @@ public sealed class BertTaskModel : IDisposable
     }
 
     /// <summary>Saves to one zip file, atomically.</summary>
-    public void Save(string path)
+    public void Save(string path) => AtomicFile.Write(path, WriteTo);
+
+    /// <summary>Writes the zip that <see cref="Save"/> puts in a file to <paramref name="stream"/> (which may be write-only).</summary>
+    public void WriteTo(Stream stream)
     {
         var tensors = ExportTensors();
         string weights = Path.Combine(Path.GetTempPath(), $"mlnetbert-{Guid.NewGuid():N}.safetensors");
         try
         {
             Safetensors.Write(weights, tensors.Values);
-            AtomicFile.Write(path, stream =>
+            using var zip = new ZipArchive(stream, ZipArchiveMode.Create, leaveOpen: true);
+            void Text(string name, string text)
             {
-                using var zip = new ZipArchive(stream, ZipArchiveMode.Create, leaveOpen: true);
-                void Text(string name, string text)
-                {
-                    var entry = zip.CreateEntry(name, CompressionLevel.Optimal);
-                    entry.LastWriteTime = new DateTimeOffset(2000, 1, 1, 0, 0, 0, TimeSpan.Zero);
-                    using var w = new StreamWriter(entry.Open());
-                    w.Write(text);
-                }
-                Text("mlnetbert-model.json", JsonSerializer.Serialize(Info, Json));
-                Text("config.json", JsonSerializer.Serialize(Config, Json));
-                Text("vocab.txt", VocabText);
-                var weightsEntry = zip.CreateEntry("model.safetensors", CompressionLevel.NoCompression);
-                weightsEntry.LastWriteTime = new DateTimeOffset(2000, 1, 1, 0, 0, 0, TimeSpan.Zero);
-                using var target = weightsEntry.Open();
-                using var source = File.OpenRead(weights);
-                source.CopyTo(target);
-            });
+                var entry = zip.CreateEntry(name, CompressionLevel.Optimal);
+                entry.LastWriteTime = new DateTimeOffset(2000, 1, 1, 0, 0, 0, TimeSpan.Zero);
+                using var w = new StreamWriter(entry.Open());
+                w.Write(text);
+            }
+            Text("mlnetbert-model.json", JsonSerializer.Serialize(Info, Json));
+            Text("config.json", JsonSerializer.Serialize(Config, Json));
+            Text("vocab.txt", VocabText);
+            var weightsEntry = zip.CreateEntry("model.safetensors", CompressionLevel.NoCompression);
+            weightsEntry.LastWriteTime = new DateTimeOffset(2000, 1, 1, 0, 0, 0, TimeSpan.Zero);
+            using var target = weightsEntry.Open();
+            using var source = File.OpenRead(weights);
+            source.CopyTo(target);
         }
         finally
         {
