@@ -30,13 +30,6 @@ public sealed class ServeModels
     /// </summary>
     public static string TinyClassifier => Files.Value.Tiny;
 
-    [AssemblyCleanup]
-    public static void DeleteFiles()
-    {
-        if (Files.IsValueCreated)
-            Directory.Delete(Files.Value.Folder, recursive: true);
-    }
-
     private static (string, string, string, string) Export()
     {
         string folder = Paths.TempDir();
