@@ -1,4 +1,6 @@
 using System.Text.Json.Nodes;
+using Microsoft.ML;
+using MlNetBert.MlNet;
 
 namespace MlNetBert.Cli.Tests;
 
@@ -79,6 +81,42 @@ public sealed class TrainEvaluatePredictTests
         var lines = File.ReadAllLines(output);
         Assert.AreEqual(401, lines.Length);
         Assert.AreEqual("line\ttext\tpredicted_label\tp_negative\tp_positive", lines[0]);
+    }
+
+    [TestMethod]
+    public void ModelZip_LoadsWithMlNetModelLoad_AndAgreesWithTheExportedOnnx()
+    {
+        Assert.AreEqual(0, _train.ExitCode, _train.Stderr);
+        var texts = File.ReadLines(Paths.Sample).Skip(1).Take(40).Select(l => l.Split('\t')[0]).ToList();
+        var ml = new MLContext(seed: 1);
+        ml.ComponentCatalog.RegisterMlNetBert();
+
+        var model = ml.Model.Load(Path.Combine(_run, "model.zip"), out var inputSchema);
+
+        CollectionAssert.AreEqual(new[] { "Text" }, inputSchema.Select(c => c.Name).ToArray());
+        var engine = ml.Model.CreatePredictionEngine<SampleInput, SampleOutput>(model);
+        using var onnx = MlNetBert.Inference.BertOnnxModel.Load(Path.Combine(_run, "model.onnx"));
+        var reference = onnx.PredictBatch(texts);
+        for (int i = 0; i < texts.Count; i++)
+        {
+            var p = engine.Predict(new SampleInput { Text = texts[i] });
+            Assert.AreEqual(reference[i].Label, p.PredictedLabel, texts[i]);
+            for (int k = 0; k < p.Score.Length; k++)
+                Assert.AreEqual(reference[i].Probabilities![k], p.Score[k], 1e-4, "ML.NET and ONNX Runtime probabilities");
+        }
+        foreach (var disposable in ((IEnumerable<ITransformer>)model).OfType<IDisposable>())
+            disposable.Dispose();
+    }
+
+    public sealed class SampleInput
+    {
+        public string Text { get; set; } = "";
+    }
+
+    public sealed class SampleOutput
+    {
+        public string PredictedLabel { get; set; } = "";
+        public float[] Score { get; set; } = [];
     }
 
     [TestMethod]

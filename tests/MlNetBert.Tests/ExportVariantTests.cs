@@ -4,6 +4,7 @@ using Microsoft.ML.OnnxRuntime;
 using MlNetBert.Export;
 using MlNetBert.Inference;
 using MlNetBert.MlNet;
+using MlNetBert.Training;
 using MlNetBert.Tokenization;
 using Onnx;
 
@@ -251,6 +252,9 @@ public sealed class ExportVariantTests
             Assert.AreEqual(before[i].PredictedLabel, after[i].PredictedLabel, $"row {i}");
         }
         Assert.AreEqual(transformer.BatchSize, loadedTransformer.BatchSize);
+        var notTorch = Assert.ThrowsExactly<BadInputException>(() => BertTaskModel.Load(zip));
+        StringAssert.Contains(notTorch.Message, "not a TorchSharp BertTransformer");
+        StringAssert.StartsWith(notTorch.Message, zip + "!");
     }
 
     [TestMethod]

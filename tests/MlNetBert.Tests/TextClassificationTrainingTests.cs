@@ -136,6 +136,14 @@ public sealed class TextClassificationTrainingTests
             Assert.AreEqual(before[0].PredictedLabel, engine.Predict(_devRows[0]).PredictedLabel);
             foreach (var disposable in ((IEnumerable<ITransformer>)loaded).OfType<IDisposable>())
                 disposable.Dispose();
+
+            // MlNetBert's own loader reads the transformer back out of the ML.NET .zip (what `mlnetbert train` writes).
+            using var direct = BertTaskModel.Load(path);
+            var texts = _devRows.Select(r => r.Sentence).ToList();
+            var expected = _bert.Model.Predict(texts).Probabilities!;
+            var actual = direct.Predict(texts).Probabilities!;
+            for (int i = 0; i < texts.Count; i++)
+                CollectionAssert.AreEqual(expected[i], actual[i], "bit-identical probabilities from BertTaskModel.Load of the ML.NET .zip");
         }
         finally
         {

@@ -6,6 +6,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.ML;
+using TextDataViewType = Microsoft.ML.Data.TextDataViewType;
 using MlNetBert.Checkpoints;
 using MlNetBert.Data;
 using MlNetBert.Evaluation;
@@ -148,7 +149,7 @@ internal static class TrainRun
 
             JsonObject final = validRows.Count > 0 ? Evaluate(transformer.Model, validRows, labels) : new JsonObject();
             transformer.Model.Info = transformer.Model.Info with { Metrics = Flatten(final) };
-            transformer.SaveTo(Path.Combine(runDir, "model.zip"));
+            SaveMlNetModel(ml, transformer, trainView, Path.Combine(runDir, "model.zip"));
             var checkRows = validRows.Take(200).Select(r => (r.Text, r.Text2)).ToList();
             var parity = MlNetBert.Export.TrainedModelExport.Export(transformer.Model, Path.Combine(runDir, "model.onnx"), checkRows);
             AtomicFile.WriteAllText(Path.Combine(runDir, "parity.json"), ExportCommand.ParityJson(parity, checkRows.Count > 0 ? "validation rows" : "built-in sample").ToJsonString(Indented) + "\n");
@@ -162,7 +163,7 @@ internal static class TrainRun
             Console.WriteLine();
             Console.WriteLine($"validation ({validRows.Count} rows): " + string.Join(", ", Flatten(final).Where(kv => kv.Key is "accuracy" or "macro_f1" or "log_loss" or "pearson" or "spearman").Select(kv => $"{kv.Key} {kv.Value:F4}")));
             Console.WriteLine($"training time {ConsoleProgress.Format(history.TrainingTime)}, {history.SamplesPerSecond:F1} samples/s");
-            Console.WriteLine($"run folder: {runDir}");
+            Console.WriteLine($"run folder: {runDir} (model.zip loads with ML.NET's mlContext.Model.Load, input column{(transformer.Model.Info.Text2Column is null ? " Text" : "s Text, Text2")}; model.onnx with ONNX Runtime)");
             return ExitCodes.Success;
         }
         catch (OperationCanceledException) when (File.Exists(Path.Combine(checkpointDir, "state.json")))
@@ -187,6 +188,26 @@ internal static class TrainRun
         {
             Console.CancelKeyPress -= onCancel;
         }
+    }
+
+    /// <summary>
+    /// model.zip is an ML.NET model (<c>mlContext.Model.Load</c>): input columns Text (and Text2 for pairs); outputs
+    /// PredictedLabel as the label's text and Score (probabilities in label order) for classification, Score for
+    /// similarity. MlNetBert's own commands read the transformer back out of it.
+    /// </summary>
+    internal static void SaveMlNetModel(MLContext ml, BertTransformer transformer, IDataView trainView, string path)
+    {
+        var inputs = new DataViewSchema.Builder();
+        inputs.AddColumn(transformer.Model.Info.TextColumn, TextDataViewType.Instance);
+        if (transformer.Model.Info.Text2Column is { } text2)
+            inputs.AddColumn(text2, TextDataViewType.Instance);
+        ITransformer model = transformer;
+        if (transformer.Model.Info.Task != BertTask.SentenceSimilarity)
+        {
+            var toText = ml.Transforms.Conversion.MapKeyToValue(transformer.PredictedLabelColumnName).Fit(transformer.Transform(trainView));
+            model = new Microsoft.ML.Data.TransformerChain<ITransformer>(transformer, toText);
+        }
+        AtomicFile.Write(path, stream => ml.Model.Save(model, inputs.ToSchema(), stream));
     }
 
     /// <summary>Final metrics on labelled rows with the usual names (accuracy, macro_f1, log_loss / pearson, spearman).</summary>

@@ -108,7 +108,8 @@ public static class MlNetModelStore
         }
     }
 
-    private const string PayloadStreamName = "MlNetBertModel.bin";
+    /// <summary>The zip entry name of every MlNetBert transformer's payload inside an ML.NET model.</summary>
+    internal const string PayloadStreamName = "MlNetBertModel.bin";
 
     /// <summary>The format of what <see cref="Save"/> writes; ML.NET's header check refuses any other on load.</summary>
     private const uint FormatVersion = 0x00010001;

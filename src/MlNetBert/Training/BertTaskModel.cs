@@ -114,7 +114,7 @@ public sealed class BertTaskModel : IDisposable
                 using var w = new StreamWriter(entry.Open());
                 w.Write(text);
             }
-            Text("mlnetbert-model.json", JsonSerializer.Serialize(Info, Json));
+            Text(InfoEntry, JsonSerializer.Serialize(Info, Json));
             Text("config.json", JsonSerializer.Serialize(Config, Json));
             Text("vocab.txt", VocabText);
             var weightsEntry = zip.CreateEntry("model.safetensors", CompressionLevel.NoCompression);
@@ -129,7 +129,10 @@ public sealed class BertTaskModel : IDisposable
         }
     }
 
-    /// <summary>Loads a model saved by <see cref="Save"/>; errors name the file and what is wrong.</summary>
+    /// <summary>
+    /// Loads a model saved by <see cref="Save"/>, or the one <c>BertTransformer</c> inside an ML.NET model .zip written
+    /// by <c>mlContext.Model.Save</c> (what <c>mlnetbert train</c> writes); errors name the file and what is wrong.
+    /// </summary>
     public static BertTaskModel Load(string path)
     {
         if (!File.Exists(path))
@@ -145,28 +148,56 @@ public sealed class BertTaskModel : IDisposable
         }
         using (zip)
         {
-            string Read(string name)
-            {
-                var entry = zip.GetEntry(name) ?? throw new BadInputException($"{path}: not an MlNetBert model (no {name} inside)");
-                using var r = new StreamReader(entry.Open());
-                return r.ReadToEnd();
-            }
-            var info = JsonSerializer.Deserialize<BertTaskInfo>(Read("mlnetbert-model.json"), Json)
-                ?? throw new BadInputException($"{path}: mlnetbert-model.json is empty");
-            var config = JsonSerializer.Deserialize<BertConfig>(Read("config.json"))
-                ?? throw new BadInputException($"{path}: config.json is empty");
-            config.Validate($"{path}!config.json");
-            string vocab = Read("vocab.txt");
-            string weights = Path.Combine(Path.GetTempPath(), $"mlnetbert-{Guid.NewGuid():N}.safetensors");
+            if (zip.GetEntry(InfoEntry) is not null)
+                return Read(zip, path);
+            var nested = zip.Entries.Where(e => e.Name == MlNet.MlNetModelStore.PayloadStreamName).ToList();
+            if (nested.Count == 0)
+                throw new BadInputException($"{path}: not an MlNetBert model (no {InfoEntry} inside, and not an ML.NET model holding a BertTransformer)");
+            if (nested.Count > 1)
+                throw new BadInputException($"{path}: an ML.NET model with {nested.Count} MlNetBert transformers; load it with mlContext.Model.Load");
+            string name = $"{path}!{nested[0].FullName}";
+            ZipArchive inner;
             try
             {
-                var entry = zip.GetEntry("model.safetensors") ?? throw new BadInputException($"{path}: not an MlNetBert model (no model.safetensors inside)");
-                using (var source = entry.Open())
-                using (var target = File.Create(weights))
-                    source.CopyTo(target);
-                var tensors = Safetensors.Read(weights);
-                var network = new BertClassifier(config, info.Outputs, info.Pooling);
-                var renamed = tensors.ToDictionary(kv => kv.Key.StartsWith("classifier.", StringComparison.Ordinal) ? kv.Key : "bert." + kv.Key, kv => kv.Value);
+                inner = new ZipArchive(nested[0].Open(), ZipArchiveMode.Read);
+            }
+            catch (InvalidDataException ex)
+            {
+                throw new BadInputException($"{name}: not a TorchSharp BertTransformer (an ONNX model from ApplyBertOnnxModel?); load the .zip with mlContext.Model.Load", ex);
+            }
+            using (inner)
+                return Read(inner, name);
+        }
+    }
+
+    private const string InfoEntry = "mlnetbert-model.json";
+
+    private static BertTaskModel Read(ZipArchive zip, string path)
+    {
+        string ReadText(string name)
+        {
+            var entry = zip.GetEntry(name) ?? throw new BadInputException($"{path}: not an MlNetBert model (no {name} inside)");
+            using var r = new StreamReader(entry.Open());
+            return r.ReadToEnd();
+        }
+        var info = JsonSerializer.Deserialize<BertTaskInfo>(ReadText(InfoEntry), Json)
+            ?? throw new BadInputException($"{path}: {InfoEntry} is empty");
+        var config = JsonSerializer.Deserialize<BertConfig>(ReadText("config.json"))
+            ?? throw new BadInputException($"{path}: config.json is empty");
+        config.Validate($"{path}!config.json");
+        string vocab = ReadText("vocab.txt");
+        string weights = Path.Combine(Path.GetTempPath(), $"mlnetbert-{Guid.NewGuid():N}.safetensors");
+        try
+        {
+            var entry = zip.GetEntry("model.safetensors") ?? throw new BadInputException($"{path}: not an MlNetBert model (no model.safetensors inside)");
+            using (var source = entry.Open())
+            using (var target = File.Create(weights))
+                source.CopyTo(target);
+            var tensors = Safetensors.Read(weights);
+            var renamed = tensors.ToDictionary(kv => kv.Key.StartsWith("classifier.", StringComparison.Ordinal) ? kv.Key : "bert." + kv.Key, kv => kv.Value);
+            var network = new BertClassifier(config, info.Outputs, info.Pooling);
+            try
+            {
                 using (no_grad())
                 {
                     foreach (var (name, p) in network.named_parameters())
@@ -179,10 +210,15 @@ public sealed class BertTaskModel : IDisposable
                 }
                 return new BertTaskModel(network, info, config, vocab);
             }
-            finally
+            catch
             {
-                File.Delete(weights);
+                network.Dispose();
+                throw;
             }
+        }
+        finally
+        {
+            File.Delete(weights);
         }
     }
 
