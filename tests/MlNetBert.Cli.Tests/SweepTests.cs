@@ -22,6 +22,11 @@ public sealed class SweepTests
             Assert.IsTrue(sweep[0]!["value"]!.GetValue<double>() >= sweep[1]!["value"]!.GetValue<double>(), "ranked best first");
             StringAssert.Contains(File.ReadAllText(Path.Combine(dir, "sweep.md")), "**best**");
             Assert.IsTrue(Directory.Exists(Path.Combine(dir, "learning-rate=1e-4")));
+            string bestRun = sweep[0]!["run"]!.GetValue<string>(), otherRun = sweep[1]!["run"]!.GetValue<string>();
+            Assert.IsTrue(File.Exists(Path.Combine(bestRun, "model.onnx")) && File.Exists(Path.Combine(bestRun, "parity.json")), "the best trial is exported");
+            Assert.IsFalse(File.Exists(Path.Combine(otherRun, "model.onnx")), "other trials keep only model.zip (no --export-all)");
+            Assert.IsTrue(File.Exists(Path.Combine(otherRun, "model.zip")));
+            StringAssert.Contains(first.Stdout, "best trial exported to ");
 
             var second = CliProcess.Run(args);
             Assert.AreEqual(0, second.ExitCode, second.Stderr);

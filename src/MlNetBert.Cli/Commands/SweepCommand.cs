@@ -22,10 +22,12 @@ internal static class SweepCommand
         var trials = new Option<int?>("--trials") { Description = "Sample N trials (ranges lo:hi; learning rates log-uniform) instead of the full grid." };
         var budget = new Option<string?>("--time-budget") { Description = "Stop starting new trials after this long (e.g. 30m, 2h, 90s)." };
         var sweepSeed = new Option<int>("--sweep-seed") { Description = "Seed for sampling trials.", DefaultValueFactory = _ => 1 };
+        var exportAll = new Option<bool>("--export-all") { Description = "Export every trial to ONNX (default: only the best trial gets model.onnx)." };
         var command = new Command("sweep",
             """
             Try several training configurations and rank them by the validation metric. Options listed with commas form a
-            grid; lo:hi ranges are sampled with --trials. Every other option is passed to 'train' unchanged.
+            grid; lo:hi ranges are sampled with --trials. Every other option is passed to 'train' unchanged. Each trial
+            keeps its model.zip; the best one is also exported to a verified model.onnx (every trial with --export-all).
 
             Examples:
               mlnetbert sweep --out models/sweeps/sst2 --train sst2/train.tsv --valid sst2/dev.tsv --max-rows 2000 \
@@ -33,7 +35,7 @@ internal static class SweepCommand
               mlnetbert sweep --out models/sweeps/lr --train sst2/train.tsv --max-rows 2000 --learning-rate 1e-5:1e-4 --trials 6 --time-budget 30m
             """)
         {
-            output, trials, budget, sweepSeed,
+            output, trials, budget, sweepSeed, exportAll,
         };
         command.TreatUnmatchedTokensAsErrors = false;
         command.SetAction(parse =>
@@ -71,8 +73,10 @@ internal static class SweepCommand
                     if (Directory.Exists(runDir))
                         Directory.Delete(runDir, recursive: true); // an interrupted trial starts over
                     Console.WriteLine($"trial {name}: training");
-                    var args = fixedArgs.Concat(config.SelectMany(kv => new[] { kv.Key, kv.Value })).Concat(["--out", runDir]).ToArray();
-                    int code = TrainCommand.Create().Parse(args).Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+                    var args = fixedArgs.Concat(config.SelectMany(kv => new[] { kv.Key, kv.Value })).Concat(["--out", runDir]);
+                    if (!parse.GetValue(exportAll) && !fixedArgs.Contains("--no-export"))
+                        args = args.Append("--no-export");
+                    int code = TrainCommand.Create().Parse(args.ToArray()).Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
                     if (code == ExitCodes.Interrupted)
                         return code;
                     if (code != 0)
@@ -94,7 +98,10 @@ internal static class SweepCommand
             }
             var ranked = rows.OrderByDescending(r => r["value"]?.GetValue<double>() ?? double.NegativeInfinity).ToList();
             if (ranked.FirstOrDefault(r => r["value"] is not null) is { } best)
+            {
                 best["best"] = true;
+                ExportBest(best["run"]!.GetValue<string>());
+            }
             var groups = OverSeeds(rows);
             var sweepJson = new JsonObject { ["trials"] = new JsonArray(ranked.Select(r => (JsonNode)r.DeepClone()).ToArray()) };
             if (groups.Count > 0)
@@ -109,6 +116,19 @@ internal static class SweepCommand
             return ExitCodes.Success;
         });
         return command;
+    }
+
+    /// <summary>Gives the best trial a verified model.onnx (and parity.json), unless it has one from an earlier sweep.</summary>
+    private static void ExportBest(string runDir)
+    {
+        string onnx = Path.Combine(runDir, "model.onnx");
+        if (File.Exists(onnx))
+            return;
+        using var model = MlNetBert.Training.BertTaskModel.Load(Path.Combine(runDir, "model.zip"));
+        var parity = MlNetBert.Export.TrainedModelExport.Export(model, onnx, []);
+        AtomicFile.WriteAllText(Path.Combine(runDir, "parity.json"),
+            ExportCommand.ParityJson(parity, "built-in sample").ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+        Console.WriteLine($"best trial exported to {onnx}: {parity}");
     }
 
     private static string Leaderboard(List<JsonObject> ranked)

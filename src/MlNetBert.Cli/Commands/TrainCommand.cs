@@ -37,11 +37,13 @@ internal static class TrainCommand
         var threads = new Option<int?>("--threads") { Description = "Torch CPU threads (default: one per core)." };
         var output = new Option<string?>("--out") { Description = "Run folder to create (default: models/runs/<timestamp>)." };
         var checkpointEvery = new Option<int>("--checkpoint-every") { Description = "Save resumable state every N steps (always at epoch ends and on Ctrl-C; 0 = only those).", DefaultValueFactory = _ => 200 };
+        var noExport = new Option<bool>("--no-export") { Description = "Skip the verified ONNX export (model.onnx, parity.json); 'mlnetbert export' can make it later." };
         var resume = new Option<string?>("--resume") { Description = "Continue an interrupted run folder with its original options (other options are ignored)." };
         var data = new DataArguments();
         var command = new Command("train",
             """
-            Fine-tune a pretrained BERT checkpoint and write a run folder (run.json, metrics.json, log.csv, curves.png, model.zip).
+            Fine-tune a pretrained BERT checkpoint and write a run folder (run.json, metrics.json, log.csv, curves.png, model.zip
+            (an ML.NET model), model.onnx and parity.json (its verified ONNX export)).
 
             Examples:
               mlnetbert train --train data/sentiment-sample.tsv --epochs 3
@@ -50,7 +52,7 @@ internal static class TrainCommand
             """)
         {
             train, valid, validSplit, task, model, epochs, batchSize, learningRate, maxLength, maxRows, seed, freeze, pooling,
-            warmup, weightDecay, lld, reinit, average, patience, threads, output, checkpointEvery, resume,
+            warmup, weightDecay, lld, reinit, average, patience, threads, output, checkpointEvery, noExport, resume,
         };
         data.AddTo(command);
         train.Required = false; // --resume needs no --train; checked below
@@ -73,7 +75,7 @@ internal static class TrainCommand
             }
             var request = new TrainRequest(
                 parse.GetValue(train)!, parse.GetValue(valid), parse.GetValue(validSplit), ParseTask(parse.GetValue(task), parse.GetValue(data.Text2Column)),
-                parse.GetValue(maxRows), parse.GetValue(output), parse.GetValue(checkpointEvery), parse.Tokens.Select(t => t.Value).SkipWhile(v => v == "train").ToArray(),
+                parse.GetValue(maxRows), parse.GetValue(output), parse.GetValue(checkpointEvery), !parse.GetValue(noExport), parse.Tokens.Select(t => t.Value).SkipWhile(v => v == "train").ToArray(),
                 new BertTrainingOptions
                 {
                     Checkpoint = parse.GetValue(model)!,
@@ -119,7 +121,7 @@ internal static class TrainCommand
     };
 }
 
-internal sealed record TrainRequest(string Train, string? Valid, double ValidSplit, BertTask Task, int? MaxRows, string? Out, int CheckpointEvery, string[] Arguments, BertTrainingOptions Options);
+internal sealed record TrainRequest(string Train, string? Valid, double ValidSplit, BertTask Task, int? MaxRows, string? Out, int CheckpointEvery, bool ExportOnnx, string[] Arguments, BertTrainingOptions Options);
 
 /// <summary>One row as the ML.NET pipeline sees it.</summary>
 public sealed class TextRow

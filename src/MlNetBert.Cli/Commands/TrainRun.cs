@@ -150,10 +150,13 @@ internal static class TrainRun
             JsonObject final = validRows.Count > 0 ? Evaluate(transformer.Model, validRows, labels) : new JsonObject();
             transformer.Model.Info = transformer.Model.Info with { Metrics = Flatten(final) };
             SaveMlNetModel(ml, transformer, trainView, Path.Combine(runDir, "model.zip"));
-            var checkRows = validRows.Take(200).Select(r => (r.Text, r.Text2)).ToList();
-            var parity = MlNetBert.Export.TrainedModelExport.Export(transformer.Model, Path.Combine(runDir, "model.onnx"), checkRows);
-            AtomicFile.WriteAllText(Path.Combine(runDir, "parity.json"), ExportCommand.ParityJson(parity, checkRows.Count > 0 ? "validation rows" : "built-in sample").ToJsonString(Indented) + "\n");
-            Console.WriteLine($"\nexported model.onnx: {parity}");
+            if (request.ExportOnnx)
+            {
+                var checkRows = validRows.Take(200).Select(r => (r.Text, r.Text2)).ToList();
+                var parity = MlNetBert.Export.TrainedModelExport.Export(transformer.Model, Path.Combine(runDir, "model.onnx"), checkRows);
+                AtomicFile.WriteAllText(Path.Combine(runDir, "parity.json"), ExportCommand.ParityJson(parity, checkRows.Count > 0 ? "validation rows" : "built-in sample").ToJsonString(Indented) + "\n");
+                Console.WriteLine($"\nexported model.onnx: {parity}");
+            }
             WriteMetrics(Path.Combine(runDir, "metrics.json"), history, final);
             WriteLog(Path.Combine(runDir, "log.csv"), history);
             CurvesPlot.Save(history, Path.Combine(runDir, "curves.png"));
@@ -163,7 +166,7 @@ internal static class TrainRun
             Console.WriteLine();
             Console.WriteLine($"validation ({validRows.Count} rows): " + string.Join(", ", Flatten(final).Where(kv => kv.Key is "accuracy" or "macro_f1" or "log_loss" or "pearson" or "spearman").Select(kv => $"{kv.Key} {kv.Value:F4}")));
             Console.WriteLine($"training time {ConsoleProgress.Format(history.TrainingTime)}, {history.SamplesPerSecond:F1} samples/s");
-            Console.WriteLine($"run folder: {runDir} (model.zip loads with ML.NET's mlContext.Model.Load, input column{(transformer.Model.Info.Text2Column is null ? " Text" : "s Text, Text2")}; model.onnx with ONNX Runtime)");
+            Console.WriteLine($"run folder: {runDir} (model.zip loads with ML.NET's mlContext.Model.Load, input column{(transformer.Model.Info.Text2Column is null ? " Text" : "s Text, Text2")}{(request.ExportOnnx ? "; model.onnx with ONNX Runtime" : "")})");
             return ExitCodes.Success;
         }
         catch (OperationCanceledException) when (File.Exists(Path.Combine(checkpointDir, "state.json")))
