@@ -35,8 +35,9 @@ internal static class BenchCommand
         var command = new Command("train",
             """
             Training throughput of the plain loop (shuffled file order, dense AdamW) against MlNetBert's loop
-            (length-grouped batches, sparse word-embedding updates) on the same rows, plus the matrix-product peak of
-            this machine and the fraction of it spent on real (unpadded) tokens.
+            (length-grouped batches, sparse word-embedding updates) on the same rows, then MlNetBert's loop with weight
+            averaging over every step (the cost of --average-last), plus the matrix-product peak of this machine and the
+            fraction of it spent on real (unpadded) tokens.
 
             Example:
               mlnetbert bench train --data sst2/train.tsv --rows 1024 --json bench-train.json
@@ -67,12 +68,14 @@ internal static class BenchCommand
                 new BertFineTuner(warmOptions, BertTask.TextClassification).Train(warm, examples.Take(Math.Min(examples.Count, 4 * parse.GetValue(batch))).ToList(), null);
             }
             double? baseline = null;
-            foreach (var (name, grouped, sparse) in new[] { ("plain", false, false), ("length-grouped", true, false), ("mlnetbert", true, true) })
+            // The last row is MlNetBert's loop with weight averaging over every step (--average-last 1), its worst case.
+            foreach (var (name, grouped, sparse, average) in new[]
+                     { ("plain", false, false, 0.0), ("length-grouped", true, false, 0.0), ("mlnetbert", true, true, 0.0), ("mlnetbert+avg", true, true, 1.0) })
             {
                 manual_seed(1);
                 using var network = new BertClassifier(checkpoint.Config, labels.Count, Pooling.Cls);
                 network.Bert.LoadWeights(tensors, checkpoint.WeightsPath);
-                var options = new BertTrainingOptions { Epochs = 1, BatchSize = parse.GetValue(batch), LengthGroupedBatches = grouped, SparseEmbeddingUpdates = sparse, Seed = 1 };
+                var options = new BertTrainingOptions { Epochs = 1, BatchSize = parse.GetValue(batch), LengthGroupedBatches = grouped, SparseEmbeddingUpdates = sparse, AverageWeightsOverLast = average, Seed = 1 };
                 var history = new BertFineTuner(options, BertTask.TextClassification).Train(network, examples, null);
                 double rate = history.SamplesPerSecond;
                 baseline ??= rate;
