@@ -34,6 +34,9 @@ public sealed class BadInputTests
         ["evaluate missing model", "t.tsv=" + Good, "evaluate --model {dir}/none.zip --data {dir}/t.tsv", "none.zip: model file not found"],
         ["evaluate a file that is not a model", "t.tsv=" + Good + "|m.zip=not a zip", "evaluate --model {dir}/m.zip --data {dir}/t.tsv", "m.zip: not an MlNetBert model (not a zip file)"],
         ["predict without text or input", "t.tsv=" + Good + "|m.zip=x", "predict --model {dir}/m.zip", "pass either --text"],
+        ["serve a trained .zip", "m.zip=x", "serve --model {dir}/m.zip", "m.zip: serve runs exported ONNX models, not a trained .zip; export it first: mlnetbert export --model "],
+        ["serve a run folder without model.onnx", "r/model.zip=x", "serve --model {dir}/r", "r: run folder without model.onnx; export it first: mlnetbert export --model "],
+        ["serve a folder without a model", "r/notes.txt=x", "serve --model {dir}/r", "r: a folder without model.onnx; pass an exported .onnx file or a run folder"],
     ];
 
     [TestMethod]

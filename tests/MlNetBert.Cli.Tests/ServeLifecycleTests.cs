@@ -37,6 +37,26 @@ public sealed partial class ServeLifecycleTests
     }
 
     [TestMethod]
+    public async Task ARunFolder_ServesItsModelOnnx_UnderTheFolderName()
+    {
+        string run = Path.Combine(Paths.TempDir(), "sentiment-run");
+        Directory.CreateDirectory(run);
+        File.Copy(ServeModels.TinyClassifier, Path.Combine(run, "model.onnx"));
+        var host = await ServeHost.StartAsync(new ServerOptions { ModelPath = run });
+        try
+        {
+            using var response = await host.PostAsync(ServerApp.PredictRoute, "{\"inputs\": [\"A fine film.\"]}");
+            string body = await response.Content.ReadAsStringAsync();
+            Assert.AreEqual(HttpStatusCode.OK, response.StatusCode, body);
+            Assert.AreEqual("sentiment-run", JsonNode.Parse(body)!["model"]!["name"]!.GetValue<string>());
+        }
+        finally
+        {
+            await host.DisposeAsync();
+        }
+    }
+
+    [TestMethod]
     public async Task ServeCommand_AnswersOverHttp_AndExitsZeroOnSigterm()
     {
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };

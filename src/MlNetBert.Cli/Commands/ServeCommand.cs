@@ -11,7 +11,7 @@ internal static class ServeCommand
     public static Command Create()
     {
         var defaults = new ServerOptions { ModelPath = "" };
-        var model = new Option<string>("--model") { Description = "An exported model.onnx (from 'mlnetbert export' or a run folder).", Required = true };
+        var model = new Option<string>("--model") { Description = "An exported .onnx file, or a run folder (its model.onnx; served under the folder's name).", Required = true };
         var urls = new Option<string>("--urls") { Description = "Addresses to listen on, ';'-separated; loopback unless you say otherwise.", DefaultValueFactory = _ => defaults.Urls };
         var provider = new Option<string>("--provider") { Description = "cpu | cuda (falls back to CPU with a log line when CUDA is unavailable).", DefaultValueFactory = _ => defaults.Provider };
         var maxBatch = new Option<int>("--max-batch-size") { Description = "Most inputs gathered into one model call.", DefaultValueFactory = _ => defaults.MaxBatchSize };
