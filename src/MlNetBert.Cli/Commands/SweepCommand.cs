@@ -77,7 +77,7 @@ internal static class SweepCommand
                     if (!parse.GetValue(exportAll) && !fixedArgs.Contains("--no-export"))
                         args = args.Append("--no-export");
                     int code = TrainCommand.Create().Parse(args.ToArray()).Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
-                    if (code == ExitCodes.Interrupted)
+                    if (code is ExitCodes.Interrupted or ExitCodes.Terminated)
                         return code;
                     if (code != 0)
                     {

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Reflection;
+using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
@@ -94,14 +95,20 @@ internal static class TrainRun
             throw new BadInputException($"{runDir}: run folder already exists and is not empty; choose another --out (or --resume it)");
         string checkpointDir = Path.Combine(runDir, "checkpoint");
 
+        // Ctrl-C (SIGINT) and SIGTERM (kill, container and job-scheduler stops) both stop at the next step boundary
+        // and save resumable state; the exit code says which (130 or 143).
         using var cancel = new CancellationTokenSource();
-        ConsoleCancelEventHandler onCancel = (_, e) =>
+        int stopCode = ExitCodes.Interrupted;
+        void Stop(PosixSignalContext context)
         {
-            e.Cancel = true;
-            Console.Error.WriteLine("\nstopping at the next step boundary...");
+            context.Cancel = true;
+            if (context.Signal == PosixSignal.SIGTERM)
+                stopCode = ExitCodes.Terminated;
+            Console.Error.WriteLine($"\n{(context.Signal == PosixSignal.SIGTERM ? "SIGTERM" : "interrupted")}: stopping at the next step boundary...");
             cancel.Cancel();
-        };
-        Console.CancelKeyPress += onCancel;
+        }
+        using var onInterrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
+        using var onTerminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
         try
         {
             Directory.CreateDirectory(runDir);
@@ -172,24 +179,20 @@ internal static class TrainRun
         catch (OperationCanceledException) when (File.Exists(Path.Combine(checkpointDir, "state.json")))
         {
             Console.Error.WriteLine($"training interrupted; state saved. Continue with: mlnetbert train --resume {runDir}");
-            return ExitCodes.Interrupted;
+            return stopCode;
         }
         catch (OperationCanceledException)
         {
             if (!resuming)
                 TryDelete(runDir);
             Console.Error.WriteLine("training interrupted before anything was saved; no run folder was kept");
-            return ExitCodes.Interrupted;
+            return stopCode;
         }
         catch
         {
             if (!resuming)
                 TryDelete(runDir);
             throw;
-        }
-        finally
-        {
-            Console.CancelKeyPress -= onCancel;
         }
     }
 
