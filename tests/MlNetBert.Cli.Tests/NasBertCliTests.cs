@@ -43,6 +43,10 @@ public sealed class NasBertCliTests
             Assert.AreEqual(40, metrics["final"]!["count"]!.GetValue<int>(), "a 10% stratified validation split of the 400-row sample");
             Assert.IsNotNull(metrics["final"]!["accuracy"]);
 
+            var direct = CliProcess.Run("predict", "--model", Path.Combine(run, "model.zip"), "--text", "A fine film.");
+            Assert.AreEqual(2, direct.ExitCode, direct.Stderr);
+            StringAssert.Contains(direct.Stderr, "model.zip: an ML.NET NAS-BERT model (TextClassification / SentenceSimilarity); export it first");
+
             string onnx = Path.Combine(run, "model.onnx");
             var export = CliProcess.Run("export", "--model", Path.Combine(run, "model.zip"), "--out", onnx);
             Assert.AreEqual(0, export.ExitCode, export.Stderr + export.Stdout);

@@ -29,6 +29,8 @@ internal sealed class ModelFile : IDisposable
         return Path.GetExtension(path).ToLowerInvariant() switch
         {
             ".onnx" => new ModelFile(null, BertOnnxModel.Load(path)),
+            ".zip" when MlNetBert.NasBert.NasBertOnnxExporter.IsMlNetNasBertZip(path) => throw new BadInputException(
+                $"{path}: an ML.NET NAS-BERT model (TextClassification / SentenceSimilarity); export it first and use the .onnx: mlnetbert export --model {path} --out model.onnx"),
             ".zip" => new ModelFile(BertTaskModel.Load(path), null),
             _ => throw new BadInputException($"{path}: unknown model file type (expected .zip from 'mlnetbert train' or .onnx from 'mlnetbert export')"),
         };
