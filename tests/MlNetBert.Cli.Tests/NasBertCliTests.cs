@@ -38,6 +38,11 @@ public sealed class NasBertCliTests
                 "train", "--model", "nasbert", "--train", Paths.Sample, "--epochs", "1", "--threads", "1", "--out", run);
             Assert.AreEqual(0, result.ExitCode, result.Stderr + result.Stdout);
             Assert.IsTrue(File.Exists(Path.Combine(run, "model.zip")));
+            var trainParity = JsonNode.Parse(File.ReadAllText(Path.Combine(run, "parity.json")))!;
+            Assert.AreEqual("validation rows", trainParity["source"]!.GetValue<string>());
+            Assert.AreEqual(40, trainParity["rows"]!.GetValue<int>());
+            Assert.IsTrue(trainParity["max_abs_difference"]!.GetValue<double>() <= 1e-4, "train's own export matches ML.NET");
+            Assert.AreEqual(1.0, trainParity["argmax_agreement"]!.GetValue<double>());
             var metrics = JsonNode.Parse(File.ReadAllText(Path.Combine(run, "metrics.json")))!;
             Assert.AreEqual("ML.NET TextClassification (NAS-BERT)", metrics["trainer"]!.GetValue<string>());
             Assert.AreEqual(40, metrics["final"]!["count"]!.GetValue<int>(), "a 10% stratified validation split of the 400-row sample");
@@ -47,7 +52,7 @@ public sealed class NasBertCliTests
             Assert.AreEqual(2, direct.ExitCode, direct.Stderr);
             StringAssert.Contains(direct.Stderr, "model.zip: an ML.NET NAS-BERT model (TextClassification / SentenceSimilarity); export it first");
 
-            string onnx = Path.Combine(run, "model.onnx");
+            string onnx = Path.Combine(tmp, "exported.onnx");
             var export = CliProcess.Run("export", "--model", Path.Combine(run, "model.zip"), "--out", onnx);
             Assert.AreEqual(0, export.ExitCode, export.Stderr + export.Stdout);
             StringAssert.Contains(export.Stdout, "(ML.NET NAS-BERT model); parity with ML.NET on built-in sample: 12 rows");
