@@ -70,6 +70,7 @@ public static class ExitCodes
     public const int Success = 0;
     public const int InternalError = 1;
     public const int BadInput = 2;
+
     /// <summary>Stopped by Ctrl-C (SIGINT), 128 + 2.</summary>
     public const int Interrupted = 130;
 
