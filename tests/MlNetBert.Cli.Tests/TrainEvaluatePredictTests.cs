@@ -108,6 +108,25 @@ public sealed class TrainEvaluatePredictTests
             disposable.Dispose();
     }
 
+    [TestMethod]
+    public void Analyze_ARunFolder_WritesTheLayerReport()
+    {
+        Assert.AreEqual(0, _train.ExitCode, _train.Stderr);
+        string output = Path.Combine(_work, "analysis");
+        var r = CliProcess.Run("analyze", "--finetuned", _run, "--data", Paths.Sample, "--out", output, "--max-rows", "60");
+        Assert.AreEqual(0, r.ExitCode, r.Stderr + r.Stdout);
+        var json = JsonNode.Parse(File.ReadAllText(Path.Combine(output, "analysis.json")))!;
+        Assert.AreEqual(60, json["sentences"]!.GetValue<int>());
+        var layers = json["layers"]!.AsArray();
+        Assert.HasCount(7, layers, "the embeddings and minilm-l6's six encoder layers");
+        double embeddingsCka = layers[0]!["cka_mean"]!.GetValue<double>();
+        Console.WriteLine($"CKA at the embeddings {embeddingsCka:F4}, at the last layer {layers[6]!["cka_mean"]!.GetValue<double>():F4}");
+        Assert.IsGreaterThan(0.99, embeddingsCka, "two epochs barely move the embeddings' representation");
+        foreach (var file in new[] { "analysis.md", "probe-accuracy.png", "cka.png", "weight-change.png" })
+            Assert.IsTrue(File.Exists(Path.Combine(output, file)), $"{file} missing");
+        StringAssert.Contains(r.Stdout, "wrote analysis.json");
+    }
+
     public sealed class SampleInput
     {
         public string Text { get; set; } = "";
