@@ -12,21 +12,24 @@ namespace MlNetBert.Testing;
 public static class TestRun
 {
     private const string Prefix = "mlnetbert-testrun-";
+    private static readonly string[] TempVariables = ["TMPDIR", "TMP", "TEMP"];
     private static string? s_root;
-    private static string? s_previous;
+    private static readonly Dictionary<string, string?> s_previous = [];
 
     public static string TempRoot => s_root ?? throw new InvalidOperationException("the test run's temp folder is not set up yet");
 
     [AssemblyInitialize]
     public static void CreateTempRoot(TestContext _)
     {
-        s_previous = Environment.GetEnvironmentVariable("TMPDIR");
         string system = Path.GetTempPath();
         RemoveAbandoned(system);
         s_root = Path.Combine(system, Prefix + Environment.ProcessId);
         Directory.CreateDirectory(s_root);
-        foreach (string name in new[] { "TMPDIR", "TMP", "TEMP" })
+        foreach (string name in TempVariables)
+        {
+            s_previous[name] = Environment.GetEnvironmentVariable(name);
             Environment.SetEnvironmentVariable(name, s_root);
+        }
     }
 
     [AssemblyCleanup]
@@ -34,7 +37,8 @@ public static class TestRun
     {
         if (s_root is null)
             return;
-        Environment.SetEnvironmentVariable("TMPDIR", s_previous);
+        foreach (var (name, value) in s_previous)
+            Environment.SetEnvironmentVariable(name, value);
         TryDelete(s_root);
     }
 

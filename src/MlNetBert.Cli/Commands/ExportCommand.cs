@@ -166,6 +166,11 @@ internal static class ExportCommand
         return ExitCodes.Success;
     }
 
+    /// <summary>Writes a run folder's parity.json (the report of a training run's own export), atomically.</summary>
+    internal static void WriteParityJson(string runDir, ParityReport report, string source) =>
+        AtomicFile.WriteAllText(Path.Combine(runDir, "parity.json"),
+            ParityJson(report, source).ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+
     internal static JsonObject ParityJson(ParityReport report, string source) => new()
     {
         ["rows"] = report.Rows,

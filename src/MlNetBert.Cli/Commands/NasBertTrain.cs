@@ -85,8 +85,7 @@ internal static class NasBertTrain
                 // The same verified export as 'mlnetbert export', checked against ML.NET on validation rows.
                 var checkRows = validRows.Take(200).Select(r => (r.Text, r.Text2)).ToList();
                 var parity = NasBertExport.ExportVerified(Path.Combine(partial, "model.zip"), Path.Combine(partial, "model.onnx"), checkRows.Count > 0 ? checkRows : null);
-                AtomicFile.WriteAllText(Path.Combine(partial, "parity.json"),
-                    ExportCommand.ParityJson(parity, checkRows.Count > 0 ? "validation rows" : "built-in sample").ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+                ExportCommand.WriteParityJson(partial, parity, checkRows.Count > 0 ? "validation rows" : "built-in sample");
                 Console.WriteLine($"exported model.onnx: {parity}");
             }
             var final = validRows.Count > 0 ? Evaluate(ml, model, View(validRows), validRows, labels) : new JsonObject();

@@ -126,8 +126,7 @@ internal static class SweepCommand
             return;
         using var model = MlNetBert.Training.BertTaskModel.Load(Path.Combine(runDir, "model.zip"));
         var parity = MlNetBert.Export.TrainedModelExport.Export(model, onnx, []);
-        AtomicFile.WriteAllText(Path.Combine(runDir, "parity.json"),
-            ExportCommand.ParityJson(parity, "built-in sample").ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+        ExportCommand.WriteParityJson(runDir, parity, "built-in sample");
         Console.WriteLine($"best trial exported to {onnx}: {parity}");
     }
 

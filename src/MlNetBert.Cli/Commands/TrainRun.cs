@@ -161,7 +161,7 @@ internal static class TrainRun
             {
                 var checkRows = validRows.Take(200).Select(r => (r.Text, r.Text2)).ToList();
                 var parity = MlNetBert.Export.TrainedModelExport.Export(transformer.Model, Path.Combine(runDir, "model.onnx"), checkRows);
-                AtomicFile.WriteAllText(Path.Combine(runDir, "parity.json"), ExportCommand.ParityJson(parity, checkRows.Count > 0 ? "validation rows" : "built-in sample").ToJsonString(Indented) + "\n");
+                ExportCommand.WriteParityJson(runDir, parity, checkRows.Count > 0 ? "validation rows" : "built-in sample");
                 Console.WriteLine($"\nexported model.onnx: {parity}");
             }
             WriteMetrics(Path.Combine(runDir, "metrics.json"), history, final);

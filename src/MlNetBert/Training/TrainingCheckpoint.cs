@@ -100,13 +100,18 @@ internal sealed class TrainingCheckpoint
         string sparsePath = Path.Combine(_directory, "sparse.safetensors");
         if (sparse is not null && File.Exists(sparsePath))
             sparse.Restore(Safetensors.Read(sparsePath));
-        string bestPath = Path.Combine(_directory, "best.safetensors");
-        if (File.Exists(bestPath))
-            state.BestWeights = Safetensors.Read(bestPath).ToDictionary(kv => kv.Key, kv => tensor(kv.Value.Data, kv.Value.Shape).DetachFromDisposeScope());
-        string averagePath = Path.Combine(_directory, "average.safetensors");
-        if (File.Exists(averagePath))
-            state.AverageWeights = Safetensors.Read(averagePath).ToDictionary(kv => kv.Key, kv => tensor(kv.Value.Data, kv.Value.Shape).DetachFromDisposeScope());
+        state.BestWeights = ReadWeights("best.safetensors");
+        state.AverageWeights = ReadWeights("average.safetensors");
         return state;
+    }
+
+    /// <summary>A saved set of weights (best epoch, running average), or null when the run had none.</summary>
+    private Dictionary<string, Tensor>? ReadWeights(string fileName)
+    {
+        string path = Path.Combine(_directory, fileName);
+        return File.Exists(path)
+            ? Safetensors.Read(path).ToDictionary(kv => kv.Key, kv => tensor(kv.Value.Data, kv.Value.Shape).DetachFromDisposeScope())
+            : null;
     }
 
     private static IEnumerable<TensorData> Tensors(IEnumerable<(string Name, Tensor Tensor)> tensors)
