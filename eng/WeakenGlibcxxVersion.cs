@@ -22,9 +22,16 @@ public sealed class WeakenGlibcxxVersion : Task
     [Required]
     public string VersionName { get; set; } = "";
 
+    /// <summary>
+    /// True (build output, which runs here): patch only when this machine's libstdc++ lacks the version. False
+    /// (publish output and tool packages, which run elsewhere): always patch, since the flag is harmless where the
+    /// version exists and the target machine's libstdc++ is unknown.
+    /// </summary>
+    public bool OnlyWhenSystemLacksVersion { get; set; } = true;
+
     public override bool Execute()
     {
-        if (SystemLibstdcxxHas(VersionName))
+        if (OnlyWhenSystemLacksVersion && SystemLibstdcxxHas(VersionName))
         {
             Log.LogMessage(MessageImportance.Low, "System libstdc++ provides {0}; nothing to patch.", VersionName);
             return true;
