@@ -45,6 +45,8 @@ internal sealed class NuGetWeightSource
 
     private ISettings LoadSettings()
     {
+        if (_configFile is not null && !File.Exists(_configFile))
+            throw new BadInputException($"{_configFile}: NuGet config file not found");
         try
         {
             return _configFile is null
