@@ -1,3 +1,4 @@
+using MlNetBert.Inference;
 using Microsoft.ML;
 using MlNetBert.Analysis;
 using MlNetBert.Checkpoints;
@@ -47,7 +48,7 @@ public sealed class AnalysisTests
         using var tuned = FineTuningAnalysis.LoadFineTuned(Path.Combine(_folder, "run"));
         var dev = TestData.Sst2("dev", 200).Select(r => new AnalysisExample(r.Text, null, r.Label.ToString(System.Globalization.CultureInfo.InvariantCulture))).ToList();
         var probabilities = tuned.Predict(dev.Select(r => r.Text).ToList()).Probabilities!;
-        _modelAccuracy = dev.Where((r, i) => tuned.Info.Labels[Predictor.ArgMax(probabilities[i])] == r.Label).Count() / (double)dev.Count;
+        _modelAccuracy = dev.Where((r, i) => tuned.Info.Labels[Scores.ArgMax(probabilities[i])] == r.Label).Count() / (double)dev.Count;
         _report = FineTuningAnalysis.Run(_checkpoint, tuned, dev, new FineTuningAnalysisOptions { Progress = Console.WriteLine, DataName = "sst2/dev.tsv rows 0-199" });
         _written = FineTuningAnalysis.WriteOutputs(_report, Path.Combine(_folder, "analysis"));
         foreach (string line in _report.Summary)

@@ -1,3 +1,4 @@
+using MlNetBert.Inference;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using MlNetBert.MlNet;
@@ -65,7 +66,7 @@ public sealed class TextClassificationTrainingTests
         network.Bert.LoadWeights(checkpoint.LoadTensors(), checkpoint.WeightsPath);
         using var untrained = new BertTaskModel(network, _bert.Model.Info, checkpoint.Config, File.ReadAllText(checkpoint.VocabPath));
         var probabilities = untrained.Predict(_devRows.Select(r => r.Sentence).ToList()).Probabilities!;
-        _untrainedAccuracy = _devRows.Where((r, i) => _bert.Model.Info.Labels[Predictor.ArgMax(probabilities[i])] == r.Label).Count() / (double)_devRows.Count;
+        _untrainedAccuracy = _devRows.Where((r, i) => _bert.Model.Info.Labels[Scores.ArgMax(probabilities[i])] == r.Label).Count() / (double)_devRows.Count;
     }
 
     [ClassCleanup]

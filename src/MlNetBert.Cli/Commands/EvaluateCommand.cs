@@ -1,3 +1,4 @@
+using MlNetBert.Inference;
 using System.CommandLine;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -52,7 +53,7 @@ internal static class EvaluateCommand
                 var labels = file.Labels.ToList();
                 var truth = table.Rows.Select(r => labels.IndexOf(r.Label ?? "") is var i && i >= 0 ? i
                     : throw new BadInputException($"{table.Path}:{r.Line}: label '{r.Label}' in {table.Columns.Label} is not one the model knows (known: {string.Join(", ", labels)})")).ToList();
-                var m = ClassificationMetrics.Compute(truth, probabilities!.Select(Predictor.ArgMax).ToList(), probabilities!, labels);
+                var m = ClassificationMetrics.Compute(truth, probabilities!.Select(Scores.ArgMax).ToList(), probabilities!, labels);
                 final = m.ToJsonObject();
                 text = $"accuracy {m.Accuracy:F4}, macro-F1 {m.MacroF1:F4}, log-loss {m.LogLoss:F4} ({m.Count} rows)\n\n{m.ToMarkdown()}";
             }

@@ -1,3 +1,4 @@
+using MlNetBert.Inference;
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
@@ -126,17 +127,10 @@ internal static class NasBertTrain
         if (labels is null)
             return RegressionMetrics.Compute(rows.Select(r => r.Score ?? 0).ToList(), scored.GetColumn<float>("Score").ToList()).ToJsonObject();
         // ML.NET's Score is raw logits (one per key, in key order = labels order); softmax them for log-loss.
-        var probabilities = scored.GetColumn<float[]>("Score").Select(Softmax).ToList();
+        var probabilities = scored.GetColumn<float[]>("Score").Select(Scores.Softmax).ToList();
         var truth = rows.Select(r => labels.IndexOf(r.Label ?? "")).ToList();
-        var predicted = probabilities.Select(Predictor.ArgMax).ToList();
+        var predicted = probabilities.Select(Scores.ArgMax).ToList();
         return ClassificationMetrics.Compute(truth, predicted, probabilities, labels.Labels).ToJsonObject();
     }
 
-    private static float[] Softmax(float[] logits)
-    {
-        float max = logits.Max();
-        var e = logits.Select(x => Math.Exp(x - max)).ToArray();
-        double sum = e.Sum();
-        return e.Select(x => (float)(x / sum)).ToArray();
-    }
 }

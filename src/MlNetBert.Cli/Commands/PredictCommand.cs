@@ -1,3 +1,4 @@
+using MlNetBert.Inference;
 using System.CommandLine;
 using System.Globalization;
 using System.Text;
@@ -68,7 +69,7 @@ internal static class PredictCommand
                 if (file.IsSimilarity)
                     sb.Append(CultureInfo.InvariantCulture, $"\t{scores![i]:G6}\n");
                 else
-                    sb.Append('\t').Append(file.Labels[Predictor.ArgMax(probabilities![i])]).Append('\t')
+                    sb.Append('\t').Append(file.Labels[Scores.ArgMax(probabilities![i])]).Append('\t')
                       .AppendJoin('\t', probabilities[i].Select(v => v.ToString("G6", CultureInfo.InvariantCulture))).Append('\n');
             }
             AtomicFile.WriteAllText(outputFile!, sb.ToString());
@@ -89,11 +90,11 @@ internal static class PredictCommand
         var probs = new JsonObject();
         for (int i = 0; i < file.Labels.Count; i++)
             probs[file.Labels[i]] = probabilities![i];
-        return new JsonObject { ["label"] = file.Labels[Predictor.ArgMax(probabilities!)], ["probabilities"] = probs };
+        return new JsonObject { ["label"] = file.Labels[Scores.ArgMax(probabilities!)], ["probabilities"] = probs };
     }
 
     private static string Describe(ModelFile file, float[]? probabilities, float? score) =>
         file.IsSimilarity
             ? $"score {score!.Value.ToString("F4", CultureInfo.InvariantCulture)}"
-            : $"{file.Labels[Predictor.ArgMax(probabilities!)]}  (" + string.Join(", ", file.Labels.Select((l, i) => $"{l} {probabilities![i]:F4}")) + ")";
+            : $"{file.Labels[Scores.ArgMax(probabilities!)]}  (" + string.Join(", ", file.Labels.Select((l, i) => $"{l} {probabilities![i]:F4}")) + ")";
 }

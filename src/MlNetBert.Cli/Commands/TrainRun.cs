@@ -1,3 +1,4 @@
+using MlNetBert.Inference;
 using System.CommandLine;
 using System.Globalization;
 using System.Reflection;
@@ -155,7 +156,7 @@ internal static class TrainRun
             var history = transformer.Model.History!;
 
             JsonObject final = validRows.Count > 0 ? Evaluate(transformer.Model, validRows, labels) : new JsonObject();
-            transformer.Model.Info = transformer.Model.Info with { Metrics = Flatten(final) };
+            transformer.Model.RecordMetrics(Flatten(final));
             SaveMlNetModel(ml, transformer, trainView, Path.Combine(runDir, "model.zip"));
             if (request.ExportOnnx)
             {
@@ -233,7 +234,7 @@ internal static class TrainRun
                 throw new BadInputException($"line {r.Line}: label '{r.Label}' is not one the model knows (known: {string.Join(", ", names)})");
             truth.Add(index);
         }
-        var predicted = predictions.Probabilities!.Select(Predictor.ArgMax).ToList();
+        var predicted = predictions.Probabilities!.Select(Scores.ArgMax).ToList();
         return ClassificationMetrics.Compute(truth, predicted, predictions.Probabilities!, names).ToJsonObject();
     }
 

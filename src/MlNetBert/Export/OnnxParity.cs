@@ -174,10 +174,10 @@ public static class OnnxParity
                 }
                 if (width > 1)
                 {
-                    actualArgMax.Add(ArgMax(got));
-                    expectedArgMax.Add(ArgMax(want));
+                    actualArgMax.Add(Scores.ArgMax(got));
+                    expectedArgMax.Add(Scores.ArgMax(want));
                 }
-                if (width == 1 || ArgMax(got) == ArgMax(want))
+                if (width == 1 || Scores.ArgMax(got) == Scores.ArgMax(want))
                     agree++;
             }
         }
@@ -218,12 +218,4 @@ public static class OnnxParity
         return outputs[0].GetTensorDataAsSpan<float>().ToArray();
     }
 
-    private static int ArgMax(ReadOnlySpan<float> values)
-    {
-        int best = 0;
-        for (int i = 1; i < values.Length; i++)
-            if (values[i] > values[best])
-                best = i;
-        return best;
-    }
 }

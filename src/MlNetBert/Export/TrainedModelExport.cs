@@ -64,7 +64,7 @@ public static class TrainedModelExport
         var logits = Predictor.Logits(model.Network, rows);
         IReadOnlyList<float[]> expected = similarity
             ? logits.Select(l => new[] { l[0] * model.Info.ScoreScale + model.Info.ScoreOffset }).ToList()
-            : check.Output == ModelFileFormat.Probabilities ? logits.Select(Softmax).ToList() : logits;
+            : check.Output == ModelFileFormat.Probabilities ? logits.Select(Scores.Softmax).ToList() : logits;
 
         var metadata = model.Info.Metrics.ToDictionary(
             kv => "mlnetbert.metric." + kv.Key, kv => kv.Value.ToString("R", CultureInfo.InvariantCulture));
@@ -84,11 +84,4 @@ public static class TrainedModelExport
         }
     }
 
-    private static float[] Softmax(float[] logits)
-    {
-        double max = logits.Max();
-        double[] e = logits.Select(l => Math.Exp(l - max)).ToArray();
-        double sum = e.Sum();
-        return e.Select(v => (float)(v / sum)).ToArray();
-    }
 }

@@ -1,3 +1,4 @@
+using MlNetBert.Inference;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using MlNetBert.Training;
@@ -168,7 +169,7 @@ internal static class OutputGetters
             getter = (ValueGetter<uint>)((ref uint v) =>
             {
                 int i = index();
-                v = (uint)Predictor.ArgMax(probabilities()![i]) + 1;
+                v = (uint)Scores.ArgMax(probabilities()![i]) + 1;
             });
         }
         return getter as ValueGetter<TValue>

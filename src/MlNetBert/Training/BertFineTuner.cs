@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using MlNetBert.Inference;
 using MlNetBert.Modeling;
 using MlNetBert.Tokenization;
 using TorchSharp;
@@ -92,7 +93,7 @@ public sealed class BertFineTuner
                         if (startsStep)
                             manual_seed(o.Seed * 1_000_003L + state.Step); // dropout masks depend on (seed, step) only
                         var rows = batches[b];
-                        var (ids, mask, types, encoded) = ToTensors(rows.Select(i => train[i].Input).ToList());
+                        var (ids, mask, types, encoded) = BertInputs.ToTensors(rows.Select(i => train[i].Input).ToList());
                         sparse?.Collect(encoded.InputIds);
                         state.RealTokens += encoded.RealTokens;
                         state.PaddedTokens += (long)encoded.BatchSize * encoded.SequenceLength;
@@ -228,32 +229,6 @@ public sealed class BertFineTuner
         return batches;
     }
 
-    internal static (Tensor Ids, Tensor Mask, Tensor Types, EncodedBatch Batch) ToTensors(IReadOnlyList<EncodedText> rows)
-    {
-        int length = rows.Max(r => r.Length);
-        var batch = PadRows(rows, length);
-        long[] shape = [batch.BatchSize, batch.SequenceLength];
-        return (tensor(batch.InputIds, shape), tensor(batch.AttentionMask, shape), tensor(batch.TokenTypeIds, shape), batch);
-    }
-
-    private static EncodedBatch PadRows(IReadOnlyList<EncodedText> rows, int length)
-    {
-        int n = rows.Count;
-        var ids = new long[n * length];
-        var mask = new long[n * length];
-        var types = new long[n * length];
-        for (int r = 0; r < n; r++)
-        {
-            var row = rows[r];
-            for (int t = 0; t < row.Length; t++)
-            {
-                ids[r * length + t] = row.InputIds[t];
-                mask[r * length + t] = 1;
-                types[r * length + t] = row.TokenTypeIds[t];
-            }
-        }
-        return new EncodedBatch(ids, mask, types, n, length);
-    }
 
     /// <summary>Validation: accuracy (classification) or Spearman (similarity), and the mean loss.</summary>
     private (double Metric, double Loss) Validate(BertClassifier model, IReadOnlyList<TrainingExample> valid)
@@ -270,8 +245,8 @@ public sealed class BertFineTuner
         double nll = 0;
         for (int i = 0; i < valid.Count; i++)
         {
-            var p = Predictor.Softmax(outputs[i]);
-            if (Predictor.ArgMax(p) == valid[i].Label)
+            var p = Scores.Softmax(outputs[i]);
+            if (Scores.ArgMax(p) == valid[i].Label)
                 correct++;
             nll -= Math.Log(Math.Max(p[valid[i].Label], 1e-15));
         }

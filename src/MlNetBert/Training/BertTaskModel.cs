@@ -1,3 +1,4 @@
+using MlNetBert.Inference;
 using System.IO.Compression;
 using System.Text.Json;
 using System.Text.Json.Serialization;
@@ -52,7 +53,10 @@ public sealed class BertTaskModel : IDisposable
 
     public BertClassifier Network { get; }
 
-    public BertTaskInfo Info { get; internal set; }
+    public BertTaskInfo Info { get; private set; }
+
+    /// <summary>Records the training metrics (validation results) that saving writes into the model card.</summary>
+    public void RecordMetrics(IReadOnlyDictionary<string, double> metrics) => Info = Info with { Metrics = metrics };
 
     public BertConfig Config { get; }
 
@@ -79,7 +83,7 @@ public sealed class BertTaskModel : IDisposable
         var logits = PredictLogits(texts, texts2, batchSize);
         if (Info.Task == BertTask.SentenceSimilarity)
             return new BertPredictions(null, logits.Select(l => l[0] * Info.ScoreScale + Info.ScoreOffset).ToArray());
-        return new BertPredictions(logits.Select(Predictor.Softmax).ToArray(), null);
+        return new BertPredictions(logits.Select(Scores.Softmax).ToArray(), null);
     }
 
     /// <summary>Every parameter as a tensor: the encoder under HuggingFace names, the head as classifier.weight/bias.</summary>

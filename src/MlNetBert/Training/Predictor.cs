@@ -19,7 +19,7 @@ public static class Predictor
         {
             using var scope = NewDisposeScope();
             var slice = order.AsSpan(start, Math.Min(batchSize, order.Length - start)).ToArray();
-            var (ids, mask, types, _) = BertFineTuner.ToTensors(slice.Select(i => rows[i]).ToList());
+            var (ids, mask, types, _) = BertInputs.ToTensors(slice.Select(i => rows[i]).ToList());
             var logits = model.Forward(ids, mask, types).contiguous();
             var data = logits.data<float>().ToArray();
             int width = (int)logits.shape[1];
@@ -29,22 +29,5 @@ public static class Predictor
         if (wasTraining)
             model.train();
         return result;
-    }
-
-    public static float[] Softmax(float[] logits)
-    {
-        float max = logits.Max();
-        var e = logits.Select(l => MathF.Exp(l - max)).ToArray();
-        float sum = e.Sum();
-        return e.Select(v => v / sum).ToArray();
-    }
-
-    public static int ArgMax(float[] values)
-    {
-        int best = 0;
-        for (int i = 1; i < values.Length; i++)
-            if (values[i] > values[best])
-                best = i;
-        return best;
     }
 }

@@ -16,8 +16,8 @@ public sealed class NasBertPatchTests
     {
         var mlnet = typeof(TextClassificationTrainer).Assembly;
         string version = mlnet.GetCustomAttribute<AssemblyInformationalVersionAttribute>()!.InformationalVersion.Split('+')[0];
-        // The global packages folder the build restored from, as NuGet resolves it from this folder's configuration.
-        string root = NuGet.Configuration.SettingsUtility.GetGlobalPackagesFolder(NuGet.Configuration.Settings.LoadDefaultSettings(AppContext.BaseDirectory));
+        string root = typeof(NasBertPatchTests).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
+            .Single(a => a.Key == "MlNetBert.Tests.NuGetPackageRoot").Value!;
         string path = Path.Combine(root, "microsoft.ml.torchsharp", version, "lib", "net8.0", "Microsoft.ML.TorchSharp.dll");
         if (!File.Exists(path))
             Assert.Inconclusive($"{path} is not in the NuGet cache");

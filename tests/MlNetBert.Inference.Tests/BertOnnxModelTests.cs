@@ -1,6 +1,6 @@
 using MlNetBert.Inference;
 
-namespace MlNetBert.Onnx.Tests;
+namespace MlNetBert.Inference.Tests;
 
 // What loading a model file does with bad files and options. Predictions on real exported models are tested in
 // MlNetBert.Tests (ExportTests), where the exporter and the TorchSharp reference live.

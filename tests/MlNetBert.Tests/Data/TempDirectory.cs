@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace MlNetBert.Onnx.Tests.Data;
+namespace MlNetBert.Tests.Data;
 
 /// <summary>A scratch folder for small data files written by a test; deleted on dispose.</summary>
 internal sealed class TempDirectory : IDisposable

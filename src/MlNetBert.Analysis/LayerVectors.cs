@@ -53,7 +53,7 @@ internal sealed class LayerVectors
             {
                 using var scope = NewDisposeScope();
                 int[] slice = order.AsSpan(start, Math.Min(batchSize, order.Length - start)).ToArray();
-                var (ids, mask, types, _) = BertFineTuner.ToTensors(slice.Select(i => rows[i]).ToList());
+                var (ids, mask, types, _) = BertInputs.ToTensors(slice.Select(i => rows[i]).ToList());
                 var states = bert.Forward(ids, mask, types);
                 for (int l = 0; l < layers; l++)
                 {

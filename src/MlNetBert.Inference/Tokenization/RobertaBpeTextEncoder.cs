@@ -66,22 +66,6 @@ public sealed class RobertaBpeTextEncoder : ITextEncoder
         return new EncodedText(ids.GetRange(0, length).ToArray(), new int[length]);
     }
 
-    public EncodedBatch Pad(IReadOnlyList<EncodedText> rows)
-    {
-        int length = rows.Count == 0 ? 0 : rows.Max(r => r.Length);
-        int n = rows.Count;
-        var ids = new long[n * length];
-        var mask = new long[n * length];
-        Array.Fill(ids, PadId);
-        for (int row = 0; row < n; row++)
-        {
-            var r = rows[row];
-            for (int t = 0; t < r.Length; t++)
-            {
-                ids[row * length + t] = r.InputIds[t];
-                mask[row * length + t] = 1;
-            }
-        }
-        return new EncodedBatch(ids, mask, new long[n * length], n, length);
-    }
+    /// <summary>Pads with id 1 (fairseq's padding); token types are all 0 for this tokenizer.</summary>
+    public EncodedBatch Pad(IReadOnlyList<EncodedText> rows) => EncodedBatch.PadToLongest(rows, PadId);
 }

@@ -1,6 +1,6 @@
 using MlNetBert.Data;
 
-namespace MlNetBert.Onnx.Tests.Data;
+namespace MlNetBert.Tests.Data;
 
 [TestClass]
 public sealed class DataSplitsTests

@@ -1,6 +1,6 @@
 using MlNetBert.Evaluation;
 
-namespace MlNetBert.Onnx.Tests.Metrics;
+namespace MlNetBert.Tests.Metrics;
 
 [TestClass]
 public sealed class RegressionMetricsTests

@@ -1,6 +1,6 @@
 using MlNetBert.Analysis;
 
-namespace MlNetBert.Onnx.Tests.Metrics;
+namespace MlNetBert.Tests.Metrics;
 
 [TestClass]
 public sealed class WeightChangeMeasuresTests

@@ -1,6 +1,6 @@
 using MlNetBert.Tokenization;
 
-namespace MlNetBert.Onnx.Tests;
+namespace MlNetBert.Inference.Tests;
 
 [TestClass]
 public sealed class BertTextEncoderTests

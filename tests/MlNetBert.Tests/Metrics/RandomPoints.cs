@@ -1,4 +1,4 @@
-namespace MlNetBert.Onnx.Tests.Metrics;
+namespace MlNetBert.Tests.Metrics;
 
 /// <summary>Seeded Gaussian point clouds and random rotations for the analysis-measure tests.</summary>
 internal static class RandomPoints

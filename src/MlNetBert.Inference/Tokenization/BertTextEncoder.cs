@@ -15,6 +15,35 @@ public sealed record EncodedBatch(long[] InputIds, long[] AttentionMask, long[] 
 {
     /// <summary>Number of real (not padding) tokens in the batch.</summary>
     public long RealTokens => AttentionMask.Sum();
+
+    /// <summary>
+    /// Pads rows to the longest one: ids with <paramref name="padId"/>, attention mask 1 on real tokens, token types
+    /// copied. The one padding routine of the library (ONNX inference, TorchSharp training and prediction).
+    /// </summary>
+    public static EncodedBatch PadToLongest(IReadOnlyList<EncodedText> rows, long padId = 0)
+    {
+        int length = 0;
+        foreach (var r in rows)
+            length = Math.Max(length, r.Length);
+        int n = rows.Count;
+        var ids = new long[n * length];
+        var mask = new long[n * length];
+        var types = new long[n * length];
+        if (padId != 0)
+            Array.Fill(ids, padId);
+        for (int row = 0; row < n; row++)
+        {
+            var r = rows[row];
+            int offset = row * length;
+            for (int t = 0; t < r.Length; t++)
+            {
+                ids[offset + t] = r.InputIds[t];
+                mask[offset + t] = 1;
+                types[offset + t] = r.TokenTypeIds[t];
+            }
+        }
+        return new EncodedBatch(ids, mask, types, n, length);
+    }
 }
 
 /// <summary>
@@ -109,30 +138,7 @@ public sealed class BertTextEncoder : ITextEncoder
     }
 
     /// <summary>Pads already-encoded rows to the longest one.</summary>
-    public EncodedBatch Pad(IReadOnlyList<EncodedText> rows)
-    {
-        int length = 0;
-        foreach (var r in rows)
-            length = Math.Max(length, r.Length);
-        int n = rows.Count;
-        var ids = new long[n * length];
-        var mask = new long[n * length];
-        var types = new long[n * length];
-        if (PadId != 0)
-            Array.Fill(ids, PadId);
-        for (int row = 0; row < n; row++)
-        {
-            var r = rows[row];
-            int offset = row * length;
-            for (int t = 0; t < r.Length; t++)
-            {
-                ids[offset + t] = r.InputIds[t];
-                mask[offset + t] = 1;
-                types[offset + t] = r.TokenTypeIds[t];
-            }
-        }
-        return new EncodedBatch(ids, mask, types, n, length);
-    }
+    public EncodedBatch Pad(IReadOnlyList<EncodedText> rows) => EncodedBatch.PadToLongest(rows, PadId);
 
     /// <summary>Encodes and pads a batch of texts (pairs where <paramref name="texts2"/> is given).</summary>
     public EncodedBatch EncodeBatch(IReadOnlyList<string> texts, IReadOnlyList<string>? texts2, int maxLength)

@@ -1,6 +1,6 @@
 using MlNetBert.Data;
 
-namespace MlNetBert.Onnx.Tests.Data;
+namespace MlNetBert.Tests.Data;
 
 /// <summary>The shared data sets (see data/README.md), each with the quirk that breaks naive readers.</summary>
 [TestClass]
