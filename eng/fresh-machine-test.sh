@@ -68,7 +68,7 @@ fresh_user_steps() {
     "$WORK/tools/mlnetbert" predict --model "$user/run/model.onnx" --text "A warm, funny and clever film." --json >"$WORK/tool-prediction.json"
   } >"$log" 2>&1 || ok=0
   if [ $ok = 1 ] && grep -Eq '"label":"(positive|negative)"' "$WORK/tool-prediction.json"; then
-    pass tool "installed $(du -sh "$WORK/tools" | cut -f1), train + predict in $(elapsed "$start"): $(cat "$WORK/tool-prediction.json")"
+    pass tool "install ($(du -sh "$WORK/tools" | cut -f1) on disk) + train + predict in $(elapsed "$start"): $(cat "$WORK/tool-prediction.json")"
   else
     fail tool "install, train or predict failed (log: $log)"; show "$log"; cat "$WORK/tool-prediction.json" 2>/dev/null
   fi
@@ -196,7 +196,9 @@ global_packages=$(dotnet nuget locals global-packages --list 2>/dev/null | sed '
 if [ $ok = 1 ]; then
   mkdir -p "$WORK/unpacked"
   for package in "$WORK"/packages/*.nupkg; do
-    unzip -qq -o "$package" -d "$WORK/unpacked/$(basename "$package" .nupkg)" -x '*.so' '*.so.*'
+    # Only the files that can hold a path as text (the native libraries are third-party and large).
+    mapfile -t wanted < <(unzip -Z1 "$package" | grep -E '\.(dll|pdb|json|targets|props|xml|nuspec|cs)$')
+    [ ${#wanted[@]} = 0 ] || unzip -qq -o "$package" "${wanted[@]}" -d "$WORK/unpacked/$(basename "$package" .nupkg)"
   done
   hits=$(MACHINE_PATHS="$ROOT:${global_packages%/}:$HOME/" perl -e '
     my @needles;
@@ -206,7 +208,7 @@ if [ $ok = 1 ]; then
     for my $file (@ARGV) {
       open my $fh, "<:raw", $file or next; local $/; my $data = <$fh>; close $fh;
       for my $n (@needles) { if (index($data, $n) >= 0) { (my $shown = $n) =~ s/\0//g; print "$file: $shown\n"; last } }
-    }' $(find "$WORK/unpacked" -type f \( -name '*.dll' -o -name '*.pdb' -o -name '*.json' -o -name '*.targets' -o -name '*.xml' -o -name '*.nuspec' \)))
+    }' $(find "$WORK/unpacked" -type f \( -name '*.dll' -o -name '*.pdb' -o -name '*.json' -o -name '*.targets' -o -name '*.props' -o -name '*.xml' -o -name '*.nuspec' -o -name '*.cs' \)))
   if [ -z "$hits" ]; then
     pass no-paths "no packed file names $ROOT, ${global_packages%/} or $HOME"
   else
