@@ -71,7 +71,7 @@ public sealed class BertOnnxModelTests
         var lines = new List<string>();
         var options = new BertOnnxOptions { Provider = "cuda", Log = lines.Add };
 
-        using var sessionOptions = BertOnnxModel.CreateSessionOptions(options, out string provider);
+        using var sessionOptions = OnnxSessions.CreateOptions(options, out string provider);
 
         TestContext.WriteLine(lines.FirstOrDefault() ?? "(no log line)");
         Assert.AreEqual("cpu", provider);
@@ -85,7 +85,7 @@ public sealed class BertOnnxModelTests
     {
         var options = new BertOnnxOptions { Provider = "cuda", RequireCuda = true };
 
-        var ex = Assert.ThrowsExactly<BadInputException>(() => BertOnnxModel.CreateSessionOptions(options, out _));
+        var ex = Assert.ThrowsExactly<BadInputException>(() => OnnxSessions.CreateOptions(options, out _));
 
         StringAssert.Contains(ex.Message, "CUDA was required");
     }

@@ -28,7 +28,7 @@ internal sealed class ServedModel : IDisposable
 
     public string Version { get; }
 
-    public bool IsPair => BertTasks.IsPair(Model.Task);
+    public bool IsPair => Model.TaskDefinition.ReadsPair;
 
     /// <summary>Loads the model; <see cref="BadInputException"/> names the file when it is missing or not an MlNetBert model.</summary>
     public static ServedModel Load(ServerOptions options, Action<string> log)

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using MlNetBert.Inference;
 using MlNetBert.Modeling;
+using MlNetBert.Tasks;
 using MlNetBert.Tokenization;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -17,9 +18,9 @@ namespace MlNetBert.Training;
 public sealed class BertFineTuner
 {
     private readonly BertTrainingOptions _options;
-    private readonly BertTask _task;
+    private readonly TrainingTask _task;
 
-    public BertFineTuner(BertTrainingOptions options, BertTask task)
+    public BertFineTuner(BertTrainingOptions options, TrainingTask task)
     {
         options.Validate();
         _options = options;
@@ -27,7 +28,7 @@ public sealed class BertFineTuner
     }
 
     /// <summary>The name of the metric validation reports (higher is better).</summary>
-    public string ValidationMetricName => _task == BertTask.SentenceSimilarity ? "spearman" : "accuracy";
+    public string ValidationMetricName => _task.ValidationMetricName;
 
     /// <summary>
     /// Trains <paramref name="model"/> in place and returns what happened. With <see cref="BertTrainingOptions.Checkpoints"/>
@@ -98,9 +99,7 @@ public sealed class BertFineTuner
                         state.RealTokens += encoded.RealTokens;
                         state.PaddedTokens += (long)encoded.BatchSize * encoded.SequenceLength;
                         var logits = model.Forward(ids, mask, types);
-                        Tensor loss = _task == BertTask.SentenceSimilarity
-                            ? nn.functional.mse_loss(logits.squeeze(-1), tensor(rows.Select(i => train[i].Target).ToArray()))
-                            : nn.functional.cross_entropy(logits, tensor(rows.Select(i => (long)train[i].Label).ToArray()));
+                        Tensor loss = _task.Loss(logits, rows.Select(i => train[i]).ToList());
                         (o.GradientAccumulationSteps > 1 ? loss / o.GradientAccumulationSteps : loss).backward();
                         double lossValue = loss.item<float>();
                         state.EpochLossSum += lossValue * rows.Length;
@@ -230,28 +229,9 @@ public sealed class BertFineTuner
     }
 
 
-    /// <summary>Validation: accuracy (classification) or Spearman (similarity), and the mean loss.</summary>
-    private (double Metric, double Loss) Validate(BertClassifier model, IReadOnlyList<TrainingExample> valid)
-    {
-        var outputs = Predictor.Logits(model, valid.Select(v => v.Input).ToList(), 64);
-        if (_task == BertTask.SentenceSimilarity)
-        {
-            var predicted = outputs.Select(o => o[0]).ToArray();
-            var truth = valid.Select(v => v.Target).ToArray();
-            double mse = predicted.Zip(truth, (p, t) => (double)(p - t) * (p - t)).Average();
-            return (Evaluation.RegressionMetrics.Compute(truth, predicted).Spearman, mse);
-        }
-        int correct = 0;
-        double nll = 0;
-        for (int i = 0; i < valid.Count; i++)
-        {
-            var p = Scores.Softmax(outputs[i]);
-            if (Scores.ArgMax(p) == valid[i].Label)
-                correct++;
-            nll -= Math.Log(Math.Max(p[valid[i].Label], 1e-15));
-        }
-        return ((double)correct / valid.Count, nll / valid.Count);
-    }
+    /// <summary>Validation: the task's metric (accuracy, Spearman...) and the mean loss.</summary>
+    private (double Metric, double Loss) Validate(BertClassifier model, IReadOnlyList<TrainingExample> valid) =>
+        _task.Validate(Predictor.Logits(model, valid.Select(v => v.Input).ToList(), 64), valid);
 
     /// <summary>
     /// The learning-rate multiplier of an encoder parameter under layer-wise decay: decay^(L + 1 - depth), where the
