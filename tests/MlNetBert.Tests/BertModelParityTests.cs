@@ -61,8 +61,7 @@ public sealed class BertModelParityTests
 
     private static float[] RunOriginalOnnx(string name, EncodedBatch batch)
     {
-        var (packageId, version, assembly, _) = CheckpointStore.BuiltIn[name];
-        var embedded = OnnxBertImporter.ReadEmbeddedResources(CheckpointStore.FindPackageAssembly(packageId, version, assembly));
+        var embedded = new CheckpointStore().ReadPackagedModel(name);
         using var options = new SessionOptions { IntraOpNumThreads = 2 };
         using var session = new InferenceSession(embedded.Onnx, options);
         long[] shape = [batch.BatchSize, batch.SequenceLength];

@@ -189,8 +189,7 @@ public sealed class ExportTests
     [TestMethod]
     public void Load_ForeignOnnxWithoutMlNetBertMetadata_ThrowsBadInput()
     {
-        var (packageId, version, assembly, _) = CheckpointStore.BuiltIn["minilm-l6"];
-        var embedded = OnnxBertImporter.ReadEmbeddedResources(CheckpointStore.FindPackageAssembly(packageId, version, assembly));
+        var embedded = new CheckpointStore().ReadPackagedModel("minilm-l6");
         string foreign = Path.Combine(s_folder, "all-MiniLM-L6-v2.onnx");
         File.WriteAllBytes(foreign, embedded.Onnx);
 

@@ -46,11 +46,11 @@ internal static class PredictBench
             int threadCount = parse.GetValue(threads), passes = parse.GetValue(repeats);
             if (threadCount < 1 || passes < 1)
                 throw new BadInputException("--threads and --repeats must be at least 1");
-            var checkpoint = new CheckpointStore(log: Console.Error.WriteLine).Resolve("minilm-l6");
+            var store = new CheckpointStore(log: Console.Error.WriteLine);
+            var checkpoint = store.Resolve("minilm-l6");
             var encoder = checkpoint.CreateEncoder();
             var encoded = texts.Select(t => encoder.Encode(t, null, 128)).ToList();
-            var (packageId, version, assembly, _) = CheckpointStore.BuiltIn["minilm-l6"];
-            byte[] raw = OnnxBertImporter.ReadEmbeddedResources(CheckpointStore.FindPackageAssembly(packageId, version, assembly)).Onnx;
+            byte[] raw = store.ReadPackagedModel("minilm-l6").Onnx;
             string exported = parse.GetValue(model)!;
             var files = new List<(string Label, string Path)> { ("exported model", exported) };
             foreach (var path in parse.GetValue(variants) ?? [])

