@@ -6,6 +6,7 @@ using MlNetBert.Checkpoints;
 using MlNetBert.Data;
 using MlNetBert.MlNet;
 using MlNetBert.Modeling;
+using MlNetBert.Tasks;
 using MlNetBert.Training;
 
 namespace MlNetBert.Cli.Commands;
@@ -104,24 +105,13 @@ internal static class TrainCommand
         return command;
     }
 
-    internal static BertTask ParseTask(string? task, string? text2Column) => task switch
-    {
-        null => text2Column is null ? BertTask.TextClassification : BertTask.PairClassification,
-        "text-classification" => BertTask.TextClassification,
-        "pair-classification" => BertTask.PairClassification,
-        "sentence-similarity" => BertTask.SentenceSimilarity,
-        _ => throw new BadInputException($"--task must be text-classification, pair-classification or sentence-similarity, not '{task}'"),
-    };
-
-    internal static string TaskName(BertTask task) => task switch
-    {
-        BertTask.TextClassification => "text-classification",
-        BertTask.PairClassification => "pair-classification",
-        _ => "sentence-similarity",
-    };
+    internal static TrainingTask ParseTask(string? task, string? text2Column) => task is null
+        ? text2Column is null ? ClassificationTraining.Text : ClassificationTraining.Pair
+        : TrainingTasks.All.FirstOrDefault(t => t.Name == task)
+            ?? throw new BadInputException($"--task must be {string.Join(", ", TrainingTasks.All.Select(t => t.Name))}, not '{task}'");
 }
 
-internal sealed record TrainRequest(string Train, string? Valid, double ValidSplit, BertTask Task, int? MaxRows, string? Out, int CheckpointEvery, bool ExportOnnx, string[] Arguments, BertTrainingOptions Options);
+internal sealed record TrainRequest(string Train, string? Valid, double ValidSplit, TrainingTask Task, int? MaxRows, string? Out, int CheckpointEvery, bool ExportOnnx, string[] Arguments, BertTrainingOptions Options);
 
 /// <summary>One row as the ML.NET pipeline sees it.</summary>
 public sealed class TextRow

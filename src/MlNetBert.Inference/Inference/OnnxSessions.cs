@@ -1,3 +1,5 @@
+using System.Runtime.InteropServices;
+using System.Text.RegularExpressions;
 using Microsoft.ML.OnnxRuntime;
 
 namespace MlNetBert.Inference;
@@ -19,6 +21,11 @@ public static class OnnxSessions
             provider = "cpu";
             if (options.Provider == "cuda")
             {
+                // ONNX Runtime logs the provider's load failure itself (to stderr, as an error) before throwing a
+                // generic "Failed to load shared library"; the reason is given once, in our own line, instead.
+                var env = OrtEnv.Instance();
+                var level = env.EnvLogLevel;
+                env.EnvLogLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_FATAL;
                 try
                 {
                     sessionOptions.AppendExecutionProvider_CUDA(options.DeviceId);
@@ -28,11 +35,16 @@ public static class OnnxSessions
                 // surface as DllNotFoundException or EntryPointNotFoundException, depending on which piece is absent.
                 catch (Exception ex) when (ex is OnnxRuntimeException or DllNotFoundException or EntryPointNotFoundException)
                 {
+                    string reason = CudaProviderLoadFailure() ?? BertOnnxModel.FirstLine(ex.Message);
                     if (options.RequireCuda)
                         throw new BadInputException(
-                            $"CUDA was required but the CUDA execution provider (device {options.DeviceId}) cannot be used: {BertOnnxModel.FirstLine(ex.Message)}. " +
-                            "Reference Microsoft.ML.OnnxRuntime.Gpu and install matching CUDA and cuDNN libraries, or allow CPU.", ex);
-                    options.Log?.Invoke($"CUDA execution provider unavailable ({BertOnnxModel.FirstLine(ex.Message)}); running on CPU");
+                            $"CUDA was required but the CUDA execution provider (device {options.DeviceId}) cannot be used: {reason}. " +
+                            "Reference Microsoft.ML.OnnxRuntime.Gpu.Linux (or build with -p:OnnxRuntimeFlavor=Gpu) and install the CUDA and cuDNN libraries it needs, or allow CPU.", ex);
+                    options.Log?.Invoke($"CUDA execution provider unavailable ({reason}); running on CPU");
+                }
+                finally
+                {
+                    env.EnvLogLevel = level;
                 }
             }
             if (provider == "cpu")
@@ -46,6 +58,37 @@ public static class OnnxSessions
         }
     }
 
+    /// <summary>The CUDA provider library's file name on Linux.</summary>
+    public const string CudaProviderLibrary = "libonnxruntime_providers_cuda.so";
+
+    /// <summary>
+    /// Why the CUDA provider cannot load, in the loader's words: the provider library is absent (the CPU build of ONNX
+    /// Runtime), or loading it fails on a missing dependency (for example <c>libcublasLt.so.13: cannot open shared
+    /// object file</c>). Null when the library loads (then ONNX Runtime's own message is the better reason).
+    /// </summary>
+    public static string? CudaProviderLoadFailure()
+    {
+        // Where the native package puts it in a build output folder, and where publish flattens it.
+        string[] candidates =
+        [
+            System.IO.Path.Combine(AppContext.BaseDirectory, "runtimes", "linux-x64", "native", CudaProviderLibrary),
+            System.IO.Path.Combine(AppContext.BaseDirectory, CudaProviderLibrary),
+        ];
+        string? path = candidates.FirstOrDefault(File.Exists);
+        if (path is null)
+            return $"{CudaProviderLibrary} is not part of this application: it was built with the CPU package of ONNX Runtime";
+        try
+        {
+            NativeLibrary.Free(NativeLibrary.Load(path));
+            return null;
+        }
+        catch (DllNotFoundException ex)
+        {
+            // dlerror's text ends the message: "<dependency>: cannot open shared object file: No such file or directory".
+            var missing = Regex.Match(ex.Message, @"[\w.+-]+\.so[\w.]*: cannot open shared object file[^\r\n]*");
+            return $"{CudaProviderLibrary} cannot be loaded: " + (missing.Success ? missing.Value : BertOnnxModel.FirstLine(ex.Message));
+        }
+    }
 
     /// <summary>A CPU session over <paramref name="path"/> with <see cref="CreateOptions"/>'s settings.</summary>
     public static InferenceSession OpenCpu(string path, int? intraOpThreads = null)
