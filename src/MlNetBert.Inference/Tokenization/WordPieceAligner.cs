@@ -153,6 +153,10 @@ public sealed class WordPieceAligner
             string original = pieceText.Substring(i, width);
             string part = normalizer?.Normalize(original) ?? original;
             rebuilt.Append(part);
+            // A character that normalizes to nothing (a combining accent) belongs to the character before it, so that
+            // a sub-token ending in "e" of "e\u0301" still covers the accent when an answer is cut from the original.
+            if (part.Length == 0 && ends.Count > 0)
+                ends[^1] = i + width;
             for (int k = 0; k < part.Length; k++)
             {
                 // Same length: character for character; otherwise every output character stands for the whole rune.

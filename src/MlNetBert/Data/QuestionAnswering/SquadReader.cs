@@ -83,7 +83,7 @@ public static class SquadReader
         {
             string at = $"{where}.answers[{n}]";
             string text = String(answer, "text", at, path);
-            if (!answer.TryGetProperty("answer_start", out var startJson) || !startJson.TryGetInt32(out int start))
+            if (!answer.TryGetProperty("answer_start", out var startJson) || startJson.ValueKind != JsonValueKind.Number || !startJson.TryGetInt32(out int start))
                 throw new BadInputException($"{path}: {at}: not SQuAD JSON: expected \"answer_start\" to be an integer");
             var gold = new GoldAnswer(text, start);
             if (QuestionAnswerData.ProblemWith(gold, context) is { } problem)
