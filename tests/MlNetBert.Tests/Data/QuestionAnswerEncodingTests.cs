@@ -103,6 +103,46 @@ public sealed class QuestionAnswerEncodingTests
         Assert.AreEqual(normalizedEqual, exact, "every answer that round-trips should come back character for character");
     }
 
+    /// <summary>
+    /// Offsets checked token by token on every context of SQuAD part 2 (674 of the dev set's contexts have accents, dashes,
+    /// quotes or other non-ASCII text): the original characters under a sub-token, lower-cased and stripped of accents and
+    /// control characters as BERT does, spell the sub-token (without its "##"). [UNK] tokens have no spelling to check.
+    /// Measured: 168,118 sub-tokens of 1,019 contexts, 839 of them over non-ASCII text, none wrong.
+    /// </summary>
+    [TestMethod]
+    public void Part2ContextTokens_SpellTheOriginalCharactersUnderTheirOffsets()
+    {
+        string[] vocab = File.ReadAllLines(new Checkpoints.CheckpointStore().Resolve("minilm-l6").VocabPath);
+        var contexts = SquadReader.Read(TestData.Require("squad/dev-v1.1.part2.json")).Examples.Select(e => e.Context).Distinct().ToArray();
+        int checkedTokens = 0, nonAscii = 0;
+        var wrong = new List<string>();
+        foreach (string context in contexts)
+        {
+            foreach (var token in Aligner.Tokenize(context))
+            {
+                if (token.Id == 100)
+                    continue;
+                string original = context[token.Span.Start..token.Span.End];
+                string spelled = vocab[token.Id].StartsWith("##", StringComparison.Ordinal) ? vocab[token.Id][2..] : vocab[token.Id];
+                checkedTokens++;
+                if (original.Any(c => c > 127))
+                    nonAscii++;
+                if (BertFold(original) != spelled && wrong.Count < 10)
+                    wrong.Add($"'{original}' as '{spelled}'");
+            }
+        }
+        TestContext.WriteLine($"{contexts.Length} contexts, {checkedTokens} sub-tokens checked, {nonAscii} of them over non-ASCII text");
+        Assert.IsEmpty(wrong, string.Join("; ", wrong));
+        Assert.IsGreaterThanOrEqualTo(800, nonAscii);
+    }
+
+    // Uncased BERT's view of a string: lower-case, decompose, drop combining marks and control/format characters.
+    private static string BertFold(string text) =>
+        new(text.ToLowerInvariant().Normalize(System.Text.NormalizationForm.FormD)
+            .Where(c => char.GetUnicodeCategory(c) is not (System.Globalization.UnicodeCategory.NonSpacingMark
+                or System.Globalization.UnicodeCategory.Control or System.Globalization.UnicodeCategory.Format))
+            .ToArray());
+
     /// <summary>With 384-token inputs and stride 128, every training answer of part 2 lies wholly in at least one window, at positions whose offsets give back the same characters.</summary>
     [TestMethod]
     public void Part2TrainingAnswers_EachLieWhollyInSomeWindow()
