@@ -65,7 +65,12 @@ public sealed class ConllReaderRealDataTests
         Assert.AreEqual(TagScheme.Bio, data.SourceScheme);
         AssertCounts(data, 3_394, 62_730, new()
         {
-            ["person"] = 660, ["location"] = 548, ["corporation"] = 221, ["product"] = 142, ["creative-work"] = 140, ["group"] = 264,
+            ["person"] = 660,
+            ["location"] = 548,
+            ["corporation"] = 221,
+            ["product"] = 142,
+            ["creative-work"] = 140,
+            ["group"] = 264,
         });
         Assert.HasCount(13, data.Labels);
         Assert.AreEqual(41, data.Sentences.Max(s => s.Words.Length));
@@ -78,7 +83,12 @@ public sealed class ConllReaderRealDataTests
         Assert.AreEqual(TagScheme.Bio, data.SourceScheme);
         AssertCounts(data, 1_009, 15_733, new()
         {
-            ["person"] = 470, ["location"] = 74, ["corporation"] = 34, ["product"] = 114, ["creative-work"] = 105, ["group"] = 39,
+            ["person"] = 470,
+            ["location"] = 74,
+            ["corporation"] = 34,
+            ["product"] = 114,
+            ["creative-work"] = 105,
+            ["group"] = 39,
         });
         // The zero-width characters inside tokens are kept as written: removing them is the tokenizer's job.
         Assert.IsTrue(data.Sentences.Any(s => s.Words.Contains("Dubbz\uFEFF")));
@@ -91,7 +101,12 @@ public sealed class ConllReaderRealDataTests
         Assert.AreEqual(TagScheme.Bio, data.SourceScheme);
         AssertCounts(data, 1_287, 23_394, new()
         {
-            ["person"] = 429, ["location"] = 150, ["corporation"] = 66, ["product"] = 127, ["creative-work"] = 142, ["group"] = 165,
+            ["person"] = 429,
+            ["location"] = 150,
+            ["corporation"] = 66,
+            ["product"] = 127,
+            ["creative-work"] = 142,
+            ["group"] = 165,
         });
     }
 }
