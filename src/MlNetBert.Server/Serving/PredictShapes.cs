@@ -4,9 +4,8 @@ using System.Text.Json.Serialization;
 namespace MlNetBert.Serving;
 
 /// <summary>
-/// The body of <c>POST /v1/predict</c> as the OpenAPI document describes it. The endpoint reads the JSON itself
-/// (<see cref="PredictRequest.Read"/>) so that each mistake gets its own error code; this record only gives the
-/// document its schema.
+/// The body of a prediction request: <c>{"inputs": [...]}</c>. (The server reads the JSON itself, so that each
+/// mistake gets its own error code; this record gives the OpenAPI document its schema.)
 /// </summary>
 /// <param name="Inputs">The inputs, answered one output each, in order.</param>
 [Description("Inputs to predict. An input is a plain string (one-text models) or an object with text and text2 (pair models).")]

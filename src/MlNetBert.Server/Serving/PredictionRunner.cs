@@ -190,21 +190,36 @@ internal sealed class DirectRunner(BertOnnxModel model, string name, ServerMetri
         {
             metrics.Dequeued();
         }
+        Task<IReadOnlyList<Prediction>> call;
         try
         {
             // On a thread of its own, as in MicroBatcher, so blocked model calls never hold the thread pool.
-            var predictions = await Task.Factory.StartNew(() => model.PredictBatch(texts, texts2, maxBatch),
-                CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
-            metrics.RecordBatch(name, texts.Length);
-            return predictions;
+            call = Task.Factory.StartNew(() =>
+            {
+                var predictions = model.PredictBatch(texts, texts2, maxBatch);
+                metrics.RecordBatch(name, texts.Length);
+                return predictions;
+            }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
         }
-        finally
+        catch
         {
             _gate.Release();
+            throw;
         }
+        // The slot frees when the model call ends, not when the request does: a request that timed out or whose
+        // client left stops waiting at once, but its call still occupies a processor until it finishes.
+        _ = call.ContinueWith(static (_, gate) => ((SemaphoreSlim)gate!).Release(), _gate, CancellationToken.None,
+            TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        return await call.WaitAsync(cancellation);
     }
 
-    public void Dispose() => _gate.Dispose();
+    public void Dispose()
+    {
+        // Take every slot first: a call that outlived its request must finish before the model it runs is freed.
+        for (int i = 0; i < Environment.ProcessorCount; i++)
+            _gate.Wait();
+        _gate.Dispose();
+    }
 
     public ValueTask DisposeAsync()
     {

@@ -151,6 +151,8 @@ internal static class Problems
         problem.Detail ??= http.Items[DetailKey] as string ?? code switch
         {
             ErrorCodes.NotFound => $"no route {http.Request.Path} (see GET /openapi.json)",
+            // Routing refuses a body it cannot take (the endpoints declare application/json) before the handler runs.
+            ErrorCodes.UnsupportedMediaType => $"the body must be JSON with Content-Type: application/json (got {(string.IsNullOrEmpty(http.Request.ContentType) ? "no Content-Type" : $"Content-Type '{http.Request.ContentType}'")})",
             ErrorCodes.MethodNotAllowed => $"{http.Request.Method} is not allowed on {http.Request.Path} (allowed: {http.Response.Headers.Allow})",
             ErrorCodes.RateLimited => "more requests than this server's rate limit; retry after the seconds in Retry-After",
             ErrorCodes.RequestTimeout => "the request took longer than this server's request timeout; send fewer or shorter inputs, or retry later",

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Encodings.Web;
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using System.Threading.RateLimiting;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authorization;
@@ -72,6 +73,9 @@ public static class ServerApp
             kestrel.AddServerHeader = false;
         });
         builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = options.ShutdownTimeout);
+        // The health-check service logs every result that is not healthy; "warming_up" and "stopping" are expected
+        // states (Degraded) and would flood the log while a probe polls. "failed" (Unhealthy) still logs as an error.
+        builder.Logging.AddFilter("Microsoft.Extensions.Diagnostics.HealthChecks.DefaultHealthCheckService", LogLevel.Error);
 
         var startupLog = new List<string>();
         var models = ServedModels.Load(options, startupLog.Add);
@@ -110,6 +114,8 @@ public static class ServerApp
             json.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower;
             // Relaxed escaping keeps non-ASCII labels readable; bodies are served as JSON, never as HTML.
             json.SerializerOptions.Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping;
+            // Numbers are numbers: the web default also reads them from strings, and the OpenAPI schemas would say so.
+            json.SerializerOptions.NumberHandling = JsonNumberHandling.Strict;
         });
         services.AddProblemDetails(problems => problems.CustomizeProblemDetails = context =>
             Problems.Customize(context, context.HttpContext.RequestServices.GetRequiredService<ServerMetrics>()));
@@ -243,6 +249,7 @@ public static class ServerApp
         };
         foreach (var endpoint in v1)
         {
+            endpoint.WithTags("models");
             if (authentication)
                 endpoint.ProducesProblem(401);
             if (options.RateLimitPerSecond is not null)
@@ -286,7 +293,9 @@ internal sealed class ReadinessCheck(Readiness readiness) : IHealthCheck
     public const string Name = "ready";
 
     public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
-        Task.FromResult(readiness.IsReady ? HealthCheckResult.Healthy(readiness.State) : HealthCheckResult.Unhealthy(readiness.State));
+        Task.FromResult(readiness.IsReady ? HealthCheckResult.Healthy(readiness.State)
+            : readiness.State == "failed" ? HealthCheckResult.Unhealthy(readiness.State)
+            : HealthCheckResult.Degraded(readiness.State));
 }
 
 /// <summary>What <c>/readyz</c> reports: <c>warming_up</c> until the warm-up prediction ran, then <c>ready</c>; <c>stopping</c> once shutdown began.</summary>

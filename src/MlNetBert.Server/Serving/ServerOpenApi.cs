@@ -1,3 +1,5 @@
+using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.OpenApi;
 using Microsoft.OpenApi;
 
@@ -60,6 +62,23 @@ internal static class ServerOpenApi
         {
             // The limits are the server's settings, not the types', so they are filled in here.
             var type = context.JsonTypeInfo.Type;
+            if (type == typeof(PredictionOutput))
+            {
+                // Outputs carry no type tag (the response's task names the shape), so the generator's "$type"
+                // discriminator would promise a field that never comes.
+                schema.Discriminator = null;
+            }
+            if (type == typeof(ProblemDetails))
+            {
+                schema.Properties ??= new Dictionary<string, IOpenApiSchema>();
+                schema.Properties[Problems.CodeKey] = new OpenApiSchema
+                {
+                    Type = JsonSchemaType.String,
+                    Description = "The error code (an extension member): what went wrong, in a word a program can switch on.",
+                    Enum = [.. ErrorCodes.All.Select(c => (JsonNode)JsonValue.Create(c))],
+                };
+                schema.Required = new HashSet<string> { Problems.CodeKey, "status", "title" };
+            }
             if (type == typeof(PredictRequestBody) && schema.Properties is { } fields && fields.TryGetValue("inputs", out var field) && field is OpenApiSchema inputs)
             {
                 inputs.MinItems = 1;
