@@ -48,7 +48,9 @@ public sealed class ServeMultiModelTests
     {
         var ex = Assert.ThrowsExactly<BadInputException>(() => ServerApp.Build(new ServerOptions
         {
-            ModelPath = ServeModels.TinyClassifier, ModelName = "same", AdditionalModels = [new ModelSource("same", ServeModels.TinyClassifier)],
+            ModelPath = ServeModels.TinyClassifier,
+            ModelName = "same",
+            AdditionalModels = [new ModelSource("same", ServeModels.TinyClassifier)],
         }));
         StringAssert.Contains(ex.Message, "two models are named 'same'");
     }
