@@ -80,7 +80,7 @@ public static class BertRun
                 RunRecord.WriteStarted(run, request, checkpoint.Name, RunRecord.CheckpointJson(checkpoint), data.TrainData, data.ValidData, data.Train.Count, data.Valid.Count, data.Labels);
             else
                 RunRecord.SetStatus(run, RunStatus.Running);
-            progress?.Report(new RunStarted(run, resuming is not null, data.Train.Count, data.Valid.Count, checkpoint.Name));
+            progress?.Report(new RunStarted(run, request, resuming is not null, data.Train.Count, data.Valid.Count, checkpoint.Name));
             var result = FitAndWrite(request, data, run, resuming is not null, progress, ct);
             RunRecord.SetStatus(run, RunStatus.Completed);
             return result;

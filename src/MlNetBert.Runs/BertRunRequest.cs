@@ -105,11 +105,12 @@ public sealed record RunMessage(string Text, bool IsWarning) : RunProgress;
 
 /// <summary>The data is read and the run folder exists; training starts.</summary>
 /// <param name="Folder">The run folder (run.json written, status running).</param>
+/// <param name="Request">The request being run (for a resumed run: the one saved in run.json).</param>
 /// <param name="Resuming">True when continuing an interrupted run.</param>
 /// <param name="TrainRows">Training rows.</param>
 /// <param name="ValidRows">Validation rows.</param>
 /// <param name="Checkpoint">The pretrained checkpoint's name.</param>
-public sealed record RunStarted(RunFolder Folder, bool Resuming, int TrainRows, int ValidRows, string Checkpoint) : RunProgress;
+public sealed record RunStarted(RunFolder Folder, BertRunRequest Request, bool Resuming, int TrainRows, int ValidRows, string Checkpoint) : RunProgress;
 
 /// <summary>An optimizer step or an epoch finished.</summary>
 /// <param name="Training">The trainer's own report.</param>

@@ -121,6 +121,7 @@ public static class BertSweep
             }
             rows.Add(Done(trial, run));
         }
+        cancellationToken.ThrowIfCancellationRequested();
         var ranked = rows.OrderByDescending(r => r.Value ?? double.NegativeInfinity).ToList();
         int best = ranked.FindIndex(r => r.Value is not null);
         if (best >= 0)

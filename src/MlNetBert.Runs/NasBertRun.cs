@@ -63,7 +63,7 @@ public static class NasBertRun
         {
             Directory.CreateDirectory(run.Path);
             RunRecord.WriteStarted(run, request, CheckpointName, null, data.TrainData, data.ValidData, data.Train.Count, data.Valid.Count, data.Labels);
-            progress?.Report(new RunStarted(run, Resuming: false, data.Train.Count, data.Valid.Count, CheckpointName));
+            progress?.Report(new RunStarted(run, request, Resuming: false, data.Train.Count, data.Valid.Count, CheckpointName));
             var watch = Stopwatch.StartNew();
             // ML.NET's trainer takes no cancellation token (and MLContext does not expose its own), so a request to
             // stop is honoured before training and after it, not in the middle.

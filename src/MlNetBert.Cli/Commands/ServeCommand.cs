@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Hosting;
+using MlNetBert.Runs;
 using MlNetBert.Serving;
 
 namespace MlNetBert.Cli.Commands;
@@ -39,9 +40,12 @@ internal static class ServeCommand
         };
         command.SetAction(parse =>
         {
+            string modelPath = parse.GetValue(model)!;
             var options = new ServerOptions
             {
-                ModelPath = parse.GetValue(model)!,
+                ModelPath = RunFolder.ResolveModelOnnx(modelPath),
+                // A run folder serves under the folder's name rather than "model".
+                ModelName = Directory.Exists(modelPath) ? Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(modelPath))) : null,
                 Urls = parse.GetValue(urls)!,
                 Provider = parse.GetValue(provider)!,
                 MaxBatchSize = parse.GetValue(maxBatch),
