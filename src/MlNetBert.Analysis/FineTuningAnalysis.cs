@@ -3,6 +3,7 @@ using System.Globalization;
 using MlNetBert.Checkpoints;
 using MlNetBert.Data;
 using MlNetBert.Modeling;
+using MlNetBert.Runs;
 using MlNetBert.Training;
 
 namespace MlNetBert.Analysis;
@@ -28,13 +29,7 @@ public static class FineTuningAnalysis
     /// <exception cref="BadInputException">Nothing usable at <paramref name="modelZipOrRunFolder"/>.</exception>
     public static BertTaskModel LoadFineTuned(string modelZipOrRunFolder)
     {
-        string path = modelZipOrRunFolder;
-        if (Directory.Exists(path))
-        {
-            path = Path.Combine(path, "model.zip");
-            if (!File.Exists(path))
-                throw new BadInputException($"{modelZipOrRunFolder}: is a folder without model.zip; pass a run folder from 'mlnetbert train' or its model.zip");
-        }
+        string path = RunFolder.ResolveModelZip(modelZipOrRunFolder);
         if (string.Equals(Path.GetExtension(path), ".onnx", StringComparison.OrdinalIgnoreCase))
             throw new BadInputException($"{path}: the analysis needs the weights in model.zip (from 'mlnetbert train'), not an ONNX export");
         return BertTaskModel.Load(path);

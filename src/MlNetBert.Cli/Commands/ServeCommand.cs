@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Hosting;
+using MlNetBert.Runs;
 using MlNetBert.Serving;
 
 namespace MlNetBert.Cli.Commands;
@@ -49,7 +50,12 @@ internal static class ServeCommand
         };
         command.SetAction(parse =>
         {
-            var models = parse.GetValue(model)!.Select(ModelSource.Parse).ToList();
+            // A run folder serves its model.onnx under the folder's name (unless name=path gives one).
+            var models = parse.GetValue(model)!.Select(ModelSource.Parse)
+                .Select(m => new ModelSource(
+                    m.Name ?? (Directory.Exists(m.Path) ? Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(m.Path))) : null),
+                    RunFolder.ResolveModelOnnx(m.Path)))
+                .ToList();
             var options = new ServerOptions
             {
                 ModelPath = models[0].Path,
