@@ -3,14 +3,14 @@
 #
 #   bash eng/fresh-machine-test.sh          (.ci/run calls it; KEEP=1 keeps the temp folder for a look afterwards)
 #
-# 1. packages   `dotnet pack` of the four libraries and the tool into a temp folder; the tool package is RID-specific
+# 1. packages   `dotnet pack` of the solution (every library and the tool) into a temp folder; the tool package is RID-specific
 #               (linux-x64), within nuget.org's 250 MB and without other operating systems' native code; the MlNetBert
 #               package carries the build-time fixes (buildTransitive/) and Mono.Cecil.
 # 2. no-paths   no packed file holds a path of this machine (the checkout, the NuGet cache, HOME): a baked path
 #               works here and nowhere else, which is exactly what this test must not be fooled by.
 # 3. tool       `dotnet tool install --tool-path` into an empty folder, then `mlnetbert train` (40 rows, 1 epoch) and
 #               `mlnetbert predict` from a folder outside the repository.
-# 4. library    a console app generated outside the repository references the packed library packages and
+# 4. library    a console app generated outside the repository references every packed library package and
 #               Microsoft.ML.OnnxRuntime, fits 1 epoch on 40 rows with an MLContext, saves, reloads with
 #               mlContext.Model.Load and predicts; once from its build output and once from its publish output (both
 #               must be patched by the package's buildTransitive targets on their own).
@@ -141,22 +141,27 @@ mkdir -p "$WORK"/{packages,logs,home,nuget-packages,user,app}
 : >"$WORK/results"
 total_start=$(date +%s)
 
-# --- 1. Pack, as a user would. ContinuousIntegrationBuild maps source paths to /_/ in the PDBs, as any published
-# build should.
+# --- 1. Pack, as a user would: `dotnet pack` of the solution packs every packable project (the test projects are
+# not). ContinuousIntegrationBuild maps source paths to /_/ in the PDBs, as any published build should.
+# Every project under src/ must come out as a package: the tool (PackAsTool) as the pointer package plus the
+# linux-x64 one, each library as one package that an app can reference.
 start=$(date +%s); ok=1
-for project in MlNetBert.Inference MlNetBert MlNetBert.Analysis MlNetBert.Server MlNetBert.Cli; do
-  if ! dotnet pack "$ROOT/src/$project" -c "${FRESH_CONFIGURATION:-Release}" -o "$WORK/packages" \
-      -p:ContinuousIntegrationBuild=true -nologo >>"$WORK/logs/pack.log" 2>&1; then
-    ok=0; say "dotnet pack src/$project failed"; show "$WORK/logs/pack.log"; break
-  fi
+libraries=(); tools=()
+for project in "$ROOT"/src/*/*.csproj; do
+  if grep -q '<PackAsTool>true</PackAsTool>' "$project"; then tools+=("$(basename "$project" .csproj)")
+  else libraries+=("$(basename "$project" .csproj)"); fi
 done
+if ! dotnet pack "$ROOT/MlNetBert.sln" -c "${FRESH_CONFIGURATION:-Release}" -o "$WORK/packages" \
+    -p:ContinuousIntegrationBuild=true -nologo >"$WORK/logs/pack.log" 2>&1; then
+  ok=0; say "dotnet pack MlNetBert.sln failed"; show "$WORK/logs/pack.log"
+fi
 VERSION=$(basename "$(ls "$WORK"/packages/MlNetBert.Inference.*.nupkg 2>/dev/null | head -n 1)" .nupkg)
 VERSION=${VERSION#MlNetBert.Inference.}
 export VERSION
 tool_rid="$WORK/packages/MlNetBert.Cli.linux-x64.$VERSION.nupkg"
 limit=$((250 * 1000 * 1000))
 if [ $ok = 1 ]; then
-  for id in MlNetBert.Inference MlNetBert MlNetBert.Analysis MlNetBert.Server MlNetBert.Cli MlNetBert.Cli.linux-x64; do
+  for id in "${libraries[@]}" "${tools[@]}" "${tools[@]/%/.linux-x64}"; do
     [ -f "$WORK/packages/$id.$VERSION.nupkg" ] || { say "missing package $id.$VERSION.nupkg"; ok=0; }
   done
 fi
@@ -180,11 +185,11 @@ if [ $ok = 1 ]; then
   done
 fi
 if [ $ok = 1 ]; then
-  libraries=""
-  for id in MlNetBert.Inference MlNetBert MlNetBert.Analysis MlNetBert.Server; do
-    libraries="$libraries, $id $(($(stat -c %s "$WORK/packages/$id.$VERSION.nupkg") / 1000)) kB"
+  sizes=""
+  for id in "${libraries[@]}"; do
+    sizes="$sizes, $id $(($(stat -c %s "$WORK/packages/$id.$VERSION.nupkg") / 1000)) kB"
   done
-  pass packages "packed in $(elapsed "$start"); tool package $((size / 1000000)) MB ($((installed / 1000000)) MB unpacked)$libraries"
+  pass packages "packed in $(elapsed "$start"); tool package $((size / 1000000)) MB ($((installed / 1000000)) MB unpacked)$sizes"
 else
   fail packages "see above (log: $WORK/logs/pack.log)"
 fi
@@ -235,9 +240,7 @@ cat >"$WORK/app/FreshApp.csproj" <<EOF
     <ImplicitUsings>enable</ImplicitUsings>
   </PropertyGroup>
   <ItemGroup>
-    <PackageReference Include="MlNetBert" Version="$VERSION" />
-    <PackageReference Include="MlNetBert.Analysis" Version="$VERSION" />
-    <PackageReference Include="MlNetBert.Server" Version="$VERSION" />
+$(for id in "${libraries[@]}"; do echo "    <PackageReference Include=\"$id\" Version=\"$VERSION\" />"; done)
     <!-- The app picks the ONNX Runtime native package, as with ML.NET's OnnxTransformer (CPU here). -->
     <PackageReference Include="Microsoft.ML.OnnxRuntime" Version="$onnxruntime_version" />
   </ItemGroup>

@@ -3,6 +3,7 @@ using System.Globalization;
 using MlNetBert.Checkpoints;
 using MlNetBert.Data;
 using MlNetBert.Modeling;
+using MlNetBert.Runs;
 using MlNetBert.Training;
 
 namespace MlNetBert.Analysis;
@@ -28,13 +29,7 @@ public static class FineTuningAnalysis
     /// <exception cref="BadInputException">Nothing usable at <paramref name="modelZipOrRunFolder"/>.</exception>
     public static BertTaskModel LoadFineTuned(string modelZipOrRunFolder)
     {
-        string path = modelZipOrRunFolder;
-        if (Directory.Exists(path))
-        {
-            path = Path.Combine(path, "model.zip");
-            if (!File.Exists(path))
-                throw new BadInputException($"{modelZipOrRunFolder}: is a folder without model.zip; pass a run folder from 'mlnetbert train' or its model.zip");
-        }
+        string path = RunFolder.ResolveModelZip(modelZipOrRunFolder);
         if (string.Equals(Path.GetExtension(path), ".onnx", StringComparison.OrdinalIgnoreCase))
             throw new BadInputException($"{path}: the analysis needs the weights in model.zip (from 'mlnetbert train'), not an ONNX export");
         return BertTaskModel.Load(path);
@@ -61,7 +56,7 @@ public static class FineTuningAnalysis
         string majority = train.GroupBy(i => labels[i]).OrderByDescending(g => g.Count()).ThenBy(g => g.Key, StringComparer.Ordinal).First().Key;
         double baseline = test.Count(i => labels[i] == majority) / (double)test.Length;
         var progress = o.Progress ?? (_ => { });
-        int maxLength = o.MaxLength ?? fineTuned.Info.MaxLength;
+        int maxLength = o.MaxLength ?? fineTuned.Card.MaxLength;
         var encoded = rows.Select(r => fineTuned.Encoder.Encode(r.Text, r.Text2, maxLength)).ToList();
 
         progress($"analysing {rows.Count} sentences ({train.Length} probe training, {test.Length} probe test; majority baseline {baseline:F3}), max length {maxLength}");
@@ -73,7 +68,7 @@ public static class FineTuningAnalysis
         progress("fine-tuned model: done");
 
         var weights = WeightChanges(pretrained, fineTuned);
-        Pooling head = fineTuned.Info.Pooling;
+        Pooling head = PoolingNames.Parse(fineTuned.Card.Pooling);
         var layers = new List<LayerAnalysis>(before.Layers);
         for (int l = 0; l < before.Layers; l++)
         {
@@ -110,8 +105,8 @@ public static class FineTuningAnalysis
         {
             Pretrained = pretrained.Name,
             PretrainedSha256 = pretrained.Sha256,
-            FineTuned = o.FineTunedName ?? $"fine-tuned {fineTuned.Info.Checkpoint}",
-            FineTunedFrom = fineTuned.Info.Checkpoint,
+            FineTuned = o.FineTunedName ?? $"fine-tuned {fineTuned.Card.Checkpoint}",
+            FineTunedFrom = fineTuned.Card.Checkpoint,
             Data = o.DataName,
             Sentences = rows.Count,
             ProbeTrain = train.Length,
@@ -157,14 +152,14 @@ public static class FineTuningAnalysis
         {
             throw new BadInputException(
                 $"the fine-tuned model ({b.NumHiddenLayers} layers, hidden {b.HiddenSize}, vocabulary {b.VocabSize}) cannot come from checkpoint " +
-                $"'{pretrained.Name}' ({a.NumHiddenLayers} layers, hidden {a.HiddenSize}, vocabulary {a.VocabSize}); it says it started from '{fineTuned.Info.Checkpoint}'");
+                $"'{pretrained.Name}' ({a.NumHiddenLayers} layers, hidden {a.HiddenSize}, vocabulary {a.VocabSize}); it says it started from '{fineTuned.Card.Checkpoint}'");
         }
         if (!string.Equals(Normalize(File.ReadAllText(pretrained.VocabPath)), Normalize(fineTuned.VocabText), StringComparison.Ordinal))
-            throw new BadInputException($"{pretrained.VocabPath}: the vocabulary differs from the fine-tuned model's; it says it started from '{fineTuned.Info.Checkpoint}'");
+            throw new BadInputException($"{pretrained.VocabPath}: the vocabulary differs from the fine-tuned model's; it says it started from '{fineTuned.Card.Checkpoint}'");
         var warnings = new List<string>();
-        if (fineTuned.Info.CheckpointSha256.Length > 0 && fineTuned.Info.CheckpointSha256 != pretrained.Sha256)
+        if (fineTuned.Card.CheckpointSha256.Length > 0 && fineTuned.Card.CheckpointSha256 != pretrained.Sha256)
         {
-            warnings.Add($"the fine-tuned model records checkpoint '{fineTuned.Info.Checkpoint}' with weights SHA-256 {fineTuned.Info.CheckpointSha256[..12]}..., " +
+            warnings.Add($"the fine-tuned model records checkpoint '{fineTuned.Card.Checkpoint}' with weights SHA-256 {fineTuned.Card.CheckpointSha256[..12]}..., " +
                 $"but '{pretrained.Name}' has {pretrained.Sha256[..Math.Min(12, pretrained.Sha256.Length)]}...: weight changes are measured against other weights than it started from");
         }
         return warnings;

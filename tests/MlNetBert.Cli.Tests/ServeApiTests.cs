@@ -7,7 +7,7 @@ using MlNetBert.Serving;
 
 namespace MlNetBert.Cli.Tests;
 
-/// <summary>The HTTP API over real sockets: predictions as the library makes them, the model card, metrics, OpenAPI, and every documented error.</summary>
+/// <summary>The HTTP API over real sockets: predictions as the library makes them, the model card, metrics, OpenAPI, and every documented error as a problem-details body.</summary>
 [TestClass]
 public sealed class ServeApiTests
 {
@@ -128,10 +128,13 @@ public sealed class ServeApiTests
         ["unknown GET route", "classifier", "GET", "/", null, null, 404, ErrorCodes.NotFound],
         ["GET on predict", "classifier", "GET", "/v1/predict", null, null, 405, ErrorCodes.MethodNotAllowed],
         ["DELETE on healthz", "classifier", "DELETE", "/healthz", null, null, 405, ErrorCodes.MethodNotAllowed],
+        ["unknown model name", "classifier", "POST", "/v1/models/nope/predict", "application/json", "{\"inputs\": [\"a\"]}", 404, ErrorCodes.UnknownModel],
+        ["unknown model card", "classifier", "GET", "/v1/models/nope", null, null, 404, ErrorCodes.UnknownModel],
+        ["named model, missing inputs", "classifier", "POST", "/v1/models/sentiment/predict", "application/json", "{}", 400, ErrorCodes.MissingInputs],
     ];
 
     [TestMethod]
-    public async Task BadRequests_GetTheDocumentedStatusAndJsonError_AndTheServerStaysHealthy()
+    public async Task BadRequests_GetTheDocumentedStatusAndAProblemDetailsBody_WithTheCode_AndTheServerStaysHealthy()
     {
         var failures = new List<string>();
         foreach (var c in BadRequests())
@@ -148,15 +151,16 @@ public sealed class ServeApiTests
             }
             using var response = await server.Client.SendAsync(request);
             string text = await response.Content.ReadAsStringAsync();
-            var error = TryParse(text)?["error"];
+            var problem = TryParse(text);
             if ((int)response.StatusCode != status)
                 failures.Add($"{name}: status {(int)response.StatusCode}, expected {status} ({text})");
-            else if (response.Content.Headers.ContentType?.MediaType != "application/json")
-                failures.Add($"{name}: content type {response.Content.Headers.ContentType}, expected application/json");
-            else if (error?["code"]?.GetValue<string>() != code || string.IsNullOrWhiteSpace(error["message"]?.GetValue<string>()))
-                failures.Add($"{name}: body {text}, expected error code {code} and a message");
+            else if (response.Content.Headers.ContentType?.MediaType != "application/problem+json")
+                failures.Add($"{name}: content type {response.Content.Headers.ContentType}, expected application/problem+json");
+            else if (problem?["status"]?.GetValue<int>() != status || problem["code"]?.GetValue<string>() != code
+                || string.IsNullOrWhiteSpace(problem["title"]?.GetValue<string>()) || string.IsNullOrWhiteSpace(problem["detail"]?.GetValue<string>()))
+                failures.Add($"{name}: body {text}, expected status {status}, code {code}, a title and a detail");
             else
-                Console.WriteLine($"{name,-28} {status} {code}: {error["message"]}");
+                Console.WriteLine($"{name,-28} {status} {code}: {problem["detail"]}");
         }
         Assert.IsEmpty(failures, string.Join("\n", failures));
 
@@ -167,8 +171,9 @@ public sealed class ServeApiTests
             await PostOkAsync(host, new JsonObject { ["inputs"] = new JsonArray(new JsonObject { ["text"] = "still", ["text2"] = host == _similarity ? "here" : null }) });
         }
         string metrics = await _classifier.Client.GetStringAsync(new Uri(_classifier.BaseUri, "/metrics"));
-        StringAssert.Contains(metrics, "mlnetbert_errors_total{code=\"malformed_json\"} 2");
-        StringAssert.Contains(metrics, "mlnetbert_http_requests_total{route=\"unmatched\",status=\"404\"} 2");
+        StringAssert.Contains(metrics, "mlnetbert_errors_total{code=\"malformed_json\"} 2\n");
+        StringAssert.Contains(metrics, "mlnetbert_errors_total{code=\"unknown_model\"} 2\n");
+        StringAssert.Contains(metrics, "mlnetbert_http_requests_total{route=\"unmatched\",status=\"404\"} 2\n");
         Assert.DoesNotContain("internal_error", metrics, "no request was a server fault");
     }
 
@@ -190,39 +195,68 @@ public sealed class ServeApiTests
     }
 
     [TestMethod]
-    public async Task Metrics_ArePrometheusText_WithRequestsLatencyBatchSizeAndQueueDepth()
+    public async Task Metrics_ArePrometheusText_WithRequestsLatencyBatchSizeQueueDepth_AndKestrelRuntimeAndProcessSeries()
     {
         await PostOkAsync(_classifier, new JsonObject { ["inputs"] = new JsonArray("one", "two", "three") });
         using var response = await _classifier.Client.GetAsync(new Uri(_classifier.BaseUri, "/metrics"));
         Assert.AreEqual("text/plain", response.Content.Headers.ContentType!.MediaType);
         string text = await response.Content.ReadAsStringAsync();
         Console.WriteLine(text);
+        // prometheus-net's meter adapter types .NET counters as gauges (see PrometheusExport).
         foreach (var line in new[]
         {
-            "# TYPE mlnetbert_http_requests_total counter", "mlnetbert_http_requests_total{route=\"/v1/predict\",status=\"200\"}",
-            "# TYPE mlnetbert_errors_total counter", "# TYPE mlnetbert_request_duration_seconds histogram",
-            "mlnetbert_request_duration_seconds_bucket{le=\"+Inf\"}", "mlnetbert_request_duration_seconds_count",
-            "# TYPE mlnetbert_batch_size histogram", "mlnetbert_batch_size_bucket{le=\"4\"}", "# TYPE mlnetbert_queue_depth gauge", "mlnetbert_queue_depth 0",
+            "# TYPE mlnetbert_http_requests_total gauge", "mlnetbert_http_requests_total{route=\"/v1/predict\",status=\"200\"}",
+            "# TYPE mlnetbert_errors_total gauge", "# TYPE mlnetbert_request_duration_seconds histogram",
+            "mlnetbert_request_duration_seconds_bucket{le=\"0.001\"}", "mlnetbert_request_duration_seconds_bucket{le=\"+Inf\"}",
+            "mlnetbert_request_duration_seconds_count", "# TYPE mlnetbert_batch_size histogram", "mlnetbert_batch_size_bucket{model=\"sentiment\",le=\"4\"}",
+            "mlnetbert_inputs_total{model=\"sentiment\"}", "# TYPE mlnetbert_queue_depth gauge", "mlnetbert_queue_depth 0\n",
+            "microsoft_aspnetcore_server_kestrel_kestrel_active_connections", "microsoft_aspnetcore_hosting_http_server_request_duration_bucket",
+            "system_runtime_dotnet_gc_collections", "process_working_set_bytes",
         })
             StringAssert.Contains(text, line);
+        // Another server in this process (the similarity one) does not leak into this one's series.
+        Assert.DoesNotContain("model=\"sts\"", text);
     }
 
     [TestMethod]
-    public async Task OpenApi_DescribesExactlyTheMappedRoutes_AndEveryPredictError()
+    public async Task OpenApi_IsGeneratedFromTheTypedEndpoints_DescribesEveryRouteTaskShapeAndPredictError()
     {
-        var document = JsonNode.Parse(await _classifier.Client.GetStringAsync(new Uri(_classifier.BaseUri, "/openapi.json")))!;
-        Assert.AreEqual("3.1.0", document["openapi"]!.GetValue<string>());
+        string json = await _classifier.Client.GetStringAsync(new Uri(_classifier.BaseUri, "/openapi.json"));
+        var document = JsonNode.Parse(json)!;
+        Assert.StartsWith("3.1", document["openapi"]!.GetValue<string>());
+        Assert.AreEqual("MlNetBert model server: sentiment", document["info"]!["title"]!.GetValue<string>());
         var described = document["paths"]!.AsObject()
-            .SelectMany(p => p.Value!.AsObject().Select(m => $"{m.Key.ToUpperInvariant()} {p.Key}")).Order().ToList();
+            .SelectMany(p => p.Value!.AsObject().Where(m => m.Key is "get" or "post").Select(m => $"{m.Key.ToUpperInvariant()} {p.Key}")).Order().ToList();
+        // Every mapped route but the document itself; HEAD is implied by GET.
         var mapped = ((IEndpointRouteBuilder)_classifier.App).DataSources.SelectMany(d => d.Endpoints).OfType<RouteEndpoint>()
-            .SelectMany(e => e.Metadata.GetMetadata<IHttpMethodMetadata>()!.HttpMethods.Select(m => $"{m} {e.RoutePattern.RawText}")).Order().ToList();
+            .Where(e => e.RoutePattern.RawText != "/openapi.json")
+            .SelectMany(e => e.Metadata.GetMetadata<IHttpMethodMetadata>()!.HttpMethods.Where(m => m != "HEAD").Select(m => $"{m} {e.RoutePattern.RawText}")).Order().ToList();
+        Console.WriteLine(string.Join("\n", described));
         CollectionAssert.AreEqual(mapped, described);
-        string predictErrors = document["paths"]!["/v1/predict"]!["post"]!["responses"]!.ToJsonString();
-        var codes = typeof(ErrorCodes).GetFields().Where(f => f.IsLiteral).Select(f => (string)f.GetValue(null)!)
-            .Except([ErrorCodes.NotFound, ErrorCodes.MethodNotAllowed]);
+
+        var schemas = document["components"]!["schemas"]!.AsObject();
+        Console.WriteLine(string.Join(", ", schemas.Select(s => s.Key)));
+        foreach (var shape in new[] { "PredictRequestBody", "TextInput", "PredictResponse", "ModelIdentity", "Entity", "Answer", "ModelCard", "ModelList" })
+            Assert.IsTrue(schemas.ContainsKey(shape), $"no schema {shape}");
+        // The generator names a derived shape after its base: PredictionOutputClassificationOutput.
+        string[] outputs = ["ClassificationOutput", "SimilarityOutput", "TokenClassificationOutput", "QuestionAnsweringOutput", "EmbeddingOutput"];
+        CollectionAssert.AreEquivalent(outputs.Select(o => "PredictionOutput" + o).ToArray(),
+            schemas["PredictionOutput"]!["anyOf"]!.AsArray().Select(s => s!["$ref"]!.GetValue<string>().Split('/')[^1]).ToArray());
+        Assert.IsNull(schemas["PredictionOutput"]!["discriminator"], "outputs carry no type tag");
+        Assert.HasCount(ErrorCodes.All.Count, schemas["ProblemDetails"]!["properties"]!["code"]!["enum"]!.AsArray());
+        Assert.AreEqual(8, schemas["PredictRequestBody"]!["properties"]!["inputs"]!["maxItems"]!.GetValue<int>());
+        Assert.AreEqual("number", schemas["PredictionOutputSimilarityOutput"]!["properties"]!["score"]!["type"]!.GetValue<string>());
+        Assert.IsNotNull(schemas["PredictionOutputEmbeddingOutput"]!["properties"]!["embedding"]);
+
+        var predict = document["paths"]!["/v1/predict"]!["post"]!;
+        Assert.IsNotNull(predict["requestBody"]!["content"]!["application/json"]);
+        string responses = predict["responses"]!.ToJsonString();
+        Assert.IsNotNull(predict["responses"]!["400"]!["content"]!["application/problem+json"]);
+        // This server has no API key, no rate limit and one model, so those codes cannot come from /v1/predict.
+        var codes = ErrorCodes.All.Except([ErrorCodes.NotFound, ErrorCodes.MethodNotAllowed, ErrorCodes.Unauthorized, ErrorCodes.RateLimited, ErrorCodes.UnknownModel]).ToList();
+        Assert.HasCount(15, codes);
         foreach (var code in codes)
-            StringAssert.Contains(predictErrors, code);
-        Assert.AreEqual(8, document["components"]!["schemas"]!["PredictRequest"]!["properties"]!["inputs"]!["maxItems"]!.GetValue<int>());
+            StringAssert.Contains(responses, code);
     }
 
     private static async Task<JsonNode> PostOkAsync(ServeHost host, JsonObject body)

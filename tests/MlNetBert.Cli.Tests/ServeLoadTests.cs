@@ -14,7 +14,7 @@ public sealed class ServeLoadTests
     private const int Concurrency = 32;
 
     [TestMethod]
-    public async Task Load_2000RequestsAt32_NoErrors_AndWorkingSetGrowsUnder20PercentAfterWarmUp()
+    public async Task Load_2000RequestsAt32_NoErrors_MalformedOnesGetProblemDetails_AndWorkingSetGrowsUnder20PercentAfterWarmUp()
     {
         await using var host = await ServeHost.StartAsync(new ServerOptions { ModelPath = ServeModels.Classifier });
         var bodies = ServeLoadTest.Bodies(ServeLoadTest.SampleSentences, pair: false);
@@ -28,13 +28,15 @@ public sealed class ServeLoadTests
         GC.WaitForPendingFinalizers();
         GC.Collect();
         long warm = WorkingSet();
-        var run = await ServeLoadTest.RunAsync(host.Client, predict, bodies, 2000, Concurrency);
+        // One request in 50 is malformed and must get a 4xx problem-details body (checked by RunAsync).
+        var run = await ServeLoadTest.RunAsync(host.Client, predict, bodies, 2000, Concurrency, malformedEvery: 50);
         long after = WorkingSet();
 
         Console.WriteLine($"warm-up: {warmup}");
         Console.WriteLine($"load:    {run}");
         Console.WriteLine($"working set after warm-up {warm / 1048576.0:F0} MiB, after the run {after / 1048576.0:F0} MiB ({100.0 * (after - warm) / warm:+0.0;-0.0}%)");
         Assert.AreEqual(0, run.Errors, run.FirstError);
+        Assert.AreEqual(40, run.Malformed);
         Assert.AreEqual(0, warmup.Errors, warmup.FirstError);
         // The failure this guards against is growth (ML.NET issue 7219: memory climbing until out of memory).
         Assert.IsLessThanOrEqualTo(0.2, (after - warm) / (double)warm, "working set grew by more than 20% under load");

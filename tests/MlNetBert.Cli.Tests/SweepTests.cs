@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using MlNetBert.Runs;
 
 namespace MlNetBert.Cli.Tests;
 
@@ -41,33 +42,28 @@ public sealed class SweepTests
     [TestMethod]
     public void OverSeeds_SummarisesEachConfigurationAcrossSeeds_BestMeanFirst()
     {
-        static JsonObject Trial(string lr, string seed, double value, double seconds) => new()
-        {
-            ["options"] = new JsonObject { ["learning-rate"] = lr, ["seed"] = seed },
-            ["metric"] = "accuracy",
-            ["value"] = value,
-            ["training_seconds"] = seconds,
-        };
-        var rows = new List<JsonObject>
+        static SweepTrialResult Trial(string lr, string seed, double? value, double? seconds, string status = "done") =>
+            new("t", [KeyValuePair.Create("learning-rate", lr), KeyValuePair.Create("seed", seed)], status, value is null ? null : "accuracy", value, seconds);
+        var rows = new List<SweepTrialResult>
         {
             Trial("1e-5", "1", 0.80, 10), Trial("1e-5", "2", 0.82, 12), Trial("1e-5", "3", 0.84, 14),
             Trial("1e-4", "1", 0.85, 10), Trial("1e-4", "2", 0.86, 10),
-            new() { ["options"] = new JsonObject { ["learning-rate"] = "1e-4", ["seed"] = "3" }, ["status"] = "failed (exit 1)" },
+            Trial("1e-4", "3", null, null, "not started"),
         };
 
-        var groups = Commands.SweepCommand.OverSeeds(rows);
+        var groups = BertSweep.OverSeeds(rows);
 
         Assert.HasCount(2, groups);
-        Assert.AreEqual("learning-rate=1e-4", groups[0]["config"]!.GetValue<string>());
-        Assert.AreEqual(2, groups[0]["seeds"]!.GetValue<int>(), "the failed trial is not counted");
-        Assert.AreEqual(0.855, groups[0]["mean"]!.GetValue<double>(), 1e-12);
-        Assert.AreEqual(Math.Sqrt(0.00005), groups[0]["sd"]!.GetValue<double>(), 1e-12); // (0.005² + 0.005²) / (2 - 1)
-        Assert.AreEqual(0.82, groups[1]["mean"]!.GetValue<double>(), 1e-12);
-        Assert.AreEqual(0.02, groups[1]["sd"]!.GetValue<double>(), 1e-12);               // sqrt((0.02² + 0 + 0.02²) / 2)
-        Assert.AreEqual(0.80, groups[1]["min"]!.GetValue<double>());
-        Assert.AreEqual(0.84, groups[1]["max"]!.GetValue<double>());
-        Assert.AreEqual(12.0, groups[1]["mean_training_seconds"]!.GetValue<double>(), 1e-12);
-        var noSeedAxis = new JsonObject { ["options"] = new JsonObject { ["learning-rate"] = "1e-5" }, ["metric"] = "accuracy", ["value"] = 0.8, ["training_seconds"] = 1.0 };
-        Assert.IsEmpty(Commands.SweepCommand.OverSeeds([noSeedAxis]), "no seed axis, no summary over seeds");
+        Assert.AreEqual("learning-rate=1e-4", groups[0].Config);
+        Assert.AreEqual(2, groups[0].Seeds, "the trial that did not run is not counted");
+        Assert.AreEqual(0.855, groups[0].Mean, 1e-12);
+        Assert.AreEqual(Math.Sqrt(0.00005), groups[0].Sd!.Value, 1e-12); // (0.005² + 0.005²) / (2 - 1)
+        Assert.AreEqual(0.82, groups[1].Mean, 1e-12);
+        Assert.AreEqual(0.02, groups[1].Sd!.Value, 1e-12);               // sqrt((0.02² + 0 + 0.02²) / 2)
+        Assert.AreEqual(0.80, groups[1].Min);
+        Assert.AreEqual(0.84, groups[1].Max);
+        Assert.AreEqual(12.0, groups[1].MeanTrainingSeconds, 1e-12);
+        var noSeedAxis = new SweepTrialResult("t", [KeyValuePair.Create("learning-rate", "1e-5")], "done", "accuracy", 0.8, 1.0);
+        Assert.IsEmpty(BertSweep.OverSeeds([noSeedAxis]), "no seed axis, no summary over seeds");
     }
 }

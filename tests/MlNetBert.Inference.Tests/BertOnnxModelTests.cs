@@ -64,14 +64,41 @@ public sealed class BertOnnxModelTests
         Assert.ThrowsExactly<ArgumentException>(() => new BertOnnxOptions { IntraOpThreads = 0 }.Validate());
     }
 
-    // This project references the CPU-only ONNX Runtime, so CUDA is never available here: exactly the fallback case.
+    /// <summary>The CUDA provider library, present only when this project is built with -p:OnnxRuntimeFlavor=Gpu.</summary>
+    private static string CudaProviderLibrary =>
+        Path.Combine(AppContext.BaseDirectory, "runtimes", "linux-x64", "native", "libonnxruntime_providers_cuda.so");
+
+    // With the GPU flavour on a machine without CUDA, the fallback line must carry the real load failure of the
+    // provider library (a missing libcudart/libcublas/cuDNN), not "not found" for the provider itself.
+    // eng/check-gpu-flavour.sh builds this project with the GPU package and runs this test.
+    [TestMethod]
+    public void Cuda_GpuFlavourWithoutCuda_FallsBackNamingTheProviderLoadFailure()
+    {
+        if (!File.Exists(CudaProviderLibrary))
+            Assert.Inconclusive("built with the CPU flavour of ONNX Runtime; eng/check-gpu-flavour.sh builds the GPU flavour and runs this test");
+        var lines = new List<string>();
+
+        using var sessionOptions = OnnxSessions.CreateOptions(new BertOnnxOptions { Provider = "cuda", Log = lines.Add }, out string provider);
+
+        TestContext.WriteLine(lines.FirstOrDefault() ?? "(no log line)");
+        Assert.AreEqual("cpu", provider);
+        Assert.AreEqual(1, lines.Count, string.Join(" | ", lines));
+        StringAssert.Contains(lines[0], "libonnxruntime_providers_cuda.so");
+        StringAssert.Matches(lines[0], new System.Text.RegularExpressions.Regex(@"lib(cudart|cublas|cublasLt|cudnn|cufft|curand)[\w.]*\.so"),
+            "the line names the CUDA library that is missing");
+        var required = Assert.ThrowsExactly<BadInputException>(() =>
+            OnnxSessions.CreateOptions(new BertOnnxOptions { Provider = "cuda", RequireCuda = true }, out _));
+        StringAssert.Contains(required.Message, "libonnxruntime_providers_cuda.so");
+    }
+
+    // Built with the CPU flavour, the CUDA provider does not exist: the plain fallback case.
     [TestMethod]
     public void Cuda_WhenUnavailable_FallsBackToCpuWithOneLogLine()
     {
         var lines = new List<string>();
         var options = new BertOnnxOptions { Provider = "cuda", Log = lines.Add };
 
-        using var sessionOptions = BertOnnxModel.CreateSessionOptions(options, out string provider);
+        using var sessionOptions = OnnxSessions.CreateOptions(options, out string provider);
 
         TestContext.WriteLine(lines.FirstOrDefault() ?? "(no log line)");
         Assert.AreEqual("cpu", provider);
@@ -85,7 +112,7 @@ public sealed class BertOnnxModelTests
     {
         var options = new BertOnnxOptions { Provider = "cuda", RequireCuda = true };
 
-        var ex = Assert.ThrowsExactly<BadInputException>(() => BertOnnxModel.CreateSessionOptions(options, out _));
+        var ex = Assert.ThrowsExactly<BadInputException>(() => OnnxSessions.CreateOptions(options, out _));
 
         StringAssert.Contains(ex.Message, "CUDA was required");
     }

@@ -47,8 +47,8 @@ public sealed class AnalysisTests
         _checkpoint = new CheckpointStore().Resolve("minilm-l6");
         using var tuned = FineTuningAnalysis.LoadFineTuned(Path.Combine(_folder, "run"));
         var dev = TestData.Sst2("dev", 200).Select(r => new AnalysisExample(r.Text, null, r.Label.ToString(System.Globalization.CultureInfo.InvariantCulture))).ToList();
-        var probabilities = tuned.Predict(dev.Select(r => r.Text).ToList()).Probabilities!;
-        _modelAccuracy = dev.Where((r, i) => tuned.Info.Labels[Scores.ArgMax(probabilities[i])] == r.Label).Count() / (double)dev.Count;
+        var probabilities = tuned.PredictBatch(dev.Select(r => r.Text).ToList()).Select(p => p.Probabilities!).ToArray();
+        _modelAccuracy = dev.Where((r, i) => tuned.Card.Labels[Scores.ArgMax(probabilities[i])] == r.Label).Count() / (double)dev.Count;
         _report = FineTuningAnalysis.Run(_checkpoint, tuned, dev, new FineTuningAnalysisOptions { Progress = Console.WriteLine, DataName = "sst2/dev.tsv rows 0-199" });
         _written = FineTuningAnalysis.WriteOutputs(_report, Path.Combine(_folder, "analysis"));
         foreach (string line in _report.Summary)
@@ -155,7 +155,7 @@ public sealed class AnalysisTests
         TorchSharp.torch.manual_seed(1);
         var network = new BertClassifier(checkpoint.Config, 2, Pooling.Mean);
         network.Bert.LoadWeights(checkpoint.LoadTensors(), checkpoint.WeightsPath);
-        var info = new BertTaskInfo { Labels = ["0", "1"], Pooling = Pooling.Mean, MaxLength = 64, Checkpoint = checkpoint.Name, CheckpointSha256 = checkpoint.Sha256 };
+        var info = new ModelCard { Task = ClassificationTask.TextName, Labels = ["0", "1"], Pooling = ModelCard.PoolingMean, MaxLength = 64, Checkpoint = checkpoint.Name, CheckpointSha256 = checkpoint.Sha256 };
         using var same = new BertTaskModel(network, info, checkpoint.Config, File.ReadAllText(checkpoint.VocabPath));
         var dev = TestData.Sst2("dev", 100).Select(r => new AnalysisExample(r.Text, null, r.Label == 1 ? "pos" : "neg")).ToList();
 

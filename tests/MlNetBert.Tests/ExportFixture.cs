@@ -81,23 +81,23 @@ internal sealed class ExportFixture : IDisposable
         return new ExportFixture(checkpoint, model);
     }
 
-    public BertHeadSpec ClassificationSpec(string pooling) => new()
+    public ModelCard ClassificationSpec(string pooling) => new()
     {
-        Task = BertTasks.TextClassification,
+        Task = ClassificationTask.TextName,
         Pooling = pooling,
         Labels = SentimentLabels,
         MaxLength = MaxLength,
-        CheckpointName = Checkpoint.Name,
+        Checkpoint = Checkpoint.Name,
         LowerCase = Checkpoint.LowerCase,
     };
 
-    public BertHeadSpec SimilaritySpec(string pooling) => new()
+    public ModelCard SimilaritySpec(string pooling) => new()
     {
-        Task = BertTasks.SentenceSimilarity,
+        Task = SentenceSimilarityTask.TaskName,
         Pooling = pooling,
         ScoreScale = SimilarityScale,
         MaxLength = MaxLength,
-        CheckpointName = Checkpoint.Name,
+        Checkpoint = Checkpoint.Name,
         LowerCase = Checkpoint.LowerCase,
     };
 
@@ -105,8 +105,8 @@ internal sealed class ExportFixture : IDisposable
     public Dictionary<string, TensorData> WithHead((TensorData Weight, TensorData Bias) head) =>
         new(EncoderTensors, StringComparer.Ordinal) { ["classifier.weight"] = head.Weight, ["classifier.bias"] = head.Bias };
 
-    public void Export(BertHeadSpec spec, string path, IReadOnlyDictionary<string, string>? extra = null, OnnxExportOptions? options = null) =>
-        OnnxExporter.Export(Model.Config, WithHead(spec.Task == BertTasks.SentenceSimilarity ? SimilarityHead : ClassifierHead),
+    public void Export(ModelCard spec, string path, IReadOnlyDictionary<string, string>? extra = null, OnnxExportOptions? options = null) =>
+        OnnxExporter.Export(Model.Config, WithHead(spec.Task == SentenceSimilarityTask.TaskName ? SimilarityHead : ClassifierHead),
             spec, Vocab, path, extra, options);
 
     public EncodedText[] Encode(IEnumerable<(string A, string? B)> rows) =>
@@ -116,9 +116,9 @@ internal sealed class ExportFixture : IDisposable
     /// The TorchSharp reference: encoder, pooling, then the linear head, over length-sorted batches of 32 (less
     /// padding, so faster on two cores). Returns, in input order, logits per row, or for similarity heads the score.
     /// </summary>
-    public float[][] Reference(IReadOnlyList<EncodedText> rows, BertHeadSpec spec)
+    public float[][] Reference(IReadOnlyList<EncodedText> rows, ModelCard spec)
     {
-        bool similarity = spec.Task == BertTasks.SentenceSimilarity;
+        bool similarity = spec.Task == SentenceSimilarityTask.TaskName;
         var (weightData, biasData) = similarity ? SimilarityHead : ClassifierHead;
         var result = new float[rows.Count][];
         using var noGrad = no_grad();

@@ -101,7 +101,7 @@ public sealed class ExportTests
         Console.WriteLine($"similarity (scale {ExportFixture.SimilarityScale}), mean pooling: {report}");
         Assert.AreEqual(1.0, report.ArgmaxAgreement);
         using var model = BertOnnxModel.Load(path);
-        Assert.AreEqual(BertTasks.SentenceSimilarity, model.Task);
+        Assert.AreEqual(SentenceSimilarityTask.TaskName, model.Task);
         Assert.AreEqual(0, model.Labels.Count);
         var predictions = model.PredictBatch(pairs.Select(p => p.A).ToList(), pairs.Select(p => p.B).ToList());
         double maxDiff = predictions.Select((p, i) => Math.Abs(p.Score!.Value - expected[i][0])).Max();
@@ -141,7 +141,7 @@ public sealed class ExportTests
             Assert.AreEqual(before[i].Label, after[i].Label);
             CollectionAssert.AreEqual(before[i].Logits, after[i].Logits, $"row {i}");
         }
-        Assert.AreEqual(BertTasks.TextClassification, copied.Task);
+        Assert.AreEqual(ClassificationTask.TextName, copied.Task);
         CollectionAssert.AreEqual(ExportFixture.SentimentLabels, copied.Labels.ToArray());
         Assert.AreEqual(ExportFixture.MaxLength, copied.MaxLength);
         Assert.AreEqual("minilm-l6", copied.Checkpoint);
@@ -302,7 +302,7 @@ public sealed class ExportTests
         using var tiny = ExportFixture.Tiny(activation);
         var pairs = TestData.Stsb("dev", 64);
         var rows = tiny.Encode(pairs.Select(p => (p.A, (string?)p.B)));
-        var spec = tiny.ClassificationSpec("mean") with { Task = BertTasks.PairClassification };
+        var spec = tiny.ClassificationSpec("mean") with { Task = ClassificationTask.PairName };
         string path = Path.Combine(s_folder, $"tiny-{activation}.onnx");
         tiny.Export(spec, path);
 

@@ -123,7 +123,7 @@ public sealed class ExportVariantTests
         using var tiny = ExportFixture.Tiny(activation);
         var pairs = TestData.Stsb("dev", 64);
         var rows = tiny.Encode(pairs.Select(p => (p.A, (string?)p.B)));
-        var spec = tiny.ClassificationSpec("cls") with { Task = BertTasks.PairClassification };
+        var spec = tiny.ClassificationSpec("cls") with { Task = ClassificationTask.PairName };
         string path = Path.Combine(s_folder, $"tiny-optimized-{activation}.onnx");
         tiny.Export(spec, path, options: new OnnxExportOptions { Optimize = true });
 
@@ -291,7 +291,7 @@ public sealed class ExportVariantTests
         public string B { get; set; } = "";
     }
 
-    private static string Export(BertHeadSpec spec, OnnxExportOptions options, string name, IReadOnlyDictionary<string, string>? extra = null)
+    private static string Export(ModelCard spec, OnnxExportOptions options, string name, IReadOnlyDictionary<string, string>? extra = null)
     {
         string path = Path.Combine(s_folder, name);
         if (!File.Exists(path))

@@ -1,3 +1,4 @@
+using MlNetBert.Tasks;
 using MlNetBert.Inference;
 using Microsoft.ML;
 using Microsoft.ML.Data;
@@ -64,9 +65,9 @@ public sealed class TextClassificationTrainingTests
         TorchSharp.torch.manual_seed(options.Seed);
         var network = new MlNetBert.Modeling.BertClassifier(checkpoint.Config, 2, MlNetBert.Modeling.Pooling.Mean);
         network.Bert.LoadWeights(checkpoint.LoadTensors(), checkpoint.WeightsPath);
-        using var untrained = new BertTaskModel(network, _bert.Model.Info, checkpoint.Config, File.ReadAllText(checkpoint.VocabPath));
-        var probabilities = untrained.Predict(_devRows.Select(r => r.Sentence).ToList()).Probabilities!;
-        _untrainedAccuracy = _devRows.Where((r, i) => _bert.Model.Info.Labels[Scores.ArgMax(probabilities[i])] == r.Label).Count() / (double)_devRows.Count;
+        using var untrained = new BertTaskModel(network, _bert.Model.Card, checkpoint.Config, File.ReadAllText(checkpoint.VocabPath));
+        var probabilities = untrained.PredictBatch(_devRows.Select(r => r.Sentence).ToList()).Select(p => p.Probabilities!).ToArray();
+        _untrainedAccuracy = _devRows.Where((r, i) => _bert.Model.Card.Labels[Scores.ArgMax(probabilities[i])] == r.Label).Count() / (double)_devRows.Count;
     }
 
     [ClassCleanup]
@@ -92,7 +93,7 @@ public sealed class TextClassificationTrainingTests
         {
             Assert.AreEqual(2, p.Score.Length);
             Assert.AreEqual(1.0, p.Score.Sum(), 1e-5);
-            Assert.AreEqual(_bert.Model.Info.Labels[p.Score[0] >= p.Score[1] ? 0 : 1], p.PredictedLabel, "Score slots follow the label key order");
+            Assert.AreEqual(_bert.Model.Card.Labels[p.Score[0] >= p.Score[1] ? 0 : 1], p.PredictedLabel, "Score slots follow the label key order");
         }
     }
 
@@ -141,8 +142,8 @@ public sealed class TextClassificationTrainingTests
             // MlNetBert's own loader reads the transformer back out of the ML.NET .zip (what `mlnetbert train` writes).
             using var direct = BertTaskModel.Load(path);
             var texts = _devRows.Select(r => r.Sentence).ToList();
-            var expected = _bert.Model.Predict(texts).Probabilities!;
-            var actual = direct.Predict(texts).Probabilities!;
+            var expected = _bert.Model.PredictBatch(texts).Select(p => p.Probabilities!).ToArray();
+            var actual = direct.PredictBatch(texts).Select(p => p.Probabilities!).ToArray();
             for (int i = 0; i < texts.Count; i++)
                 CollectionAssert.AreEqual(expected[i], actual[i], "bit-identical probabilities from BertTaskModel.Load of the ML.NET .zip");
         }
@@ -161,11 +162,11 @@ public sealed class TextClassificationTrainingTests
             _bert.SaveTo(path);
             using var loaded = _ml.Model.LoadBertModel(path);
             var texts = _devRows.Select(r => r.Sentence).ToList();
-            var before = _bert.Model.Predict(texts).Probabilities!;
-            var after = loaded.Model.Predict(texts).Probabilities!;
+            var before = _bert.Model.PredictBatch(texts).Select(p => p.Probabilities!).ToArray();
+            var after = loaded.Model.PredictBatch(texts).Select(p => p.Probabilities!).ToArray();
             for (int i = 0; i < texts.Count; i++)
                 CollectionAssert.AreEqual(before[i], after[i], "bit-identical probabilities after save/load");
-            CollectionAssert.AreEqual(_bert.Model.Info.Labels.ToArray(), loaded.Model.Info.Labels.ToArray());
+            CollectionAssert.AreEqual(_bert.Model.Card.Labels.ToArray(), loaded.Model.Card.Labels.ToArray());
         }
         finally
         {

@@ -97,7 +97,7 @@ public sealed class TrainedVariantTests
         var report = TrainedModelExport.Export(s_bert.Model, path, rows, new OnnxExportOptions { Optimize = true, Quantize = OnnxQuantization.Int8 });
 
         Console.WriteLine($"optimized-int8 export check: {report}");
-        var labels = s_dev.Take(300).Select(r => s_bert.Model.Info.Labels.ToList().IndexOf(r.Label == 1 ? "positive" : "negative")).ToList();
+        var labels = s_dev.Take(300).Select(r => s_bert.Model.Card.Labels.ToList().IndexOf(r.Label == 1 ? "positive" : "negative")).ToList();
         var accuracy = report.Accuracy(labels)!.Value;
         Console.WriteLine($"accuracy on 300 rows: int8 {accuracy.Actual:P2}, TorchSharp fp32 {accuracy.Reference:P2}");
         Assert.IsTrue(File.Exists(path));

@@ -1,3 +1,4 @@
+using MlNetBert.Tasks;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using MlNetBert.Checkpoints;
@@ -220,12 +221,12 @@ public sealed class TrainingBehaviourTests
         using var plain = Network();
         var afterStep = new List<Dictionary<string, float[]>>();
         var record = new SynchronousProgress(p => { if (!p.EndOfEpoch) afterStep.Add(Weights(plain)); });
-        new BertFineTuner(Tiny() with { Progress = record }, BertTask.TextClassification).Train(plain, examples, null);
+        new BertFineTuner(Tiny() with { Progress = record }, ClassificationTraining.Text).Train(plain, examples, null);
         Assert.AreEqual(4, afterStep.Count);
 
         // The same run averaging the last half of its steps ends with the mean of steps 3 and 4.
         using var averaged = Network();
-        new BertFineTuner(Tiny() with { AverageWeightsOverLast = 0.5 }, BertTask.TextClassification).Train(averaged, examples, null);
+        new BertFineTuner(Tiny() with { AverageWeightsOverLast = 0.5 }, ClassificationTraining.Text).Train(averaged, examples, null);
         double worst = 0, moved = 0;
         foreach (var (name, final) in Weights(averaged))
             for (int i = 0; i < final.Length; i++)

@@ -5,6 +5,7 @@ using System.Text.Json.Nodes;
 using MlNetBert.Data;
 using MlNetBert.Export;
 using MlNetBert.NasBert;
+using MlNetBert.Runs;
 using MlNetBert.Training;
 using MlNetBert.Triton;
 
@@ -64,8 +65,10 @@ internal static class ExportCommand
             triton.Validate();
             if (parse.GetValue(format) == "triton")
                 TritonRepository.ValidateName(parse.GetValue(name)!);
-            if (NasBertOnnxExporter.IsMlNetNasBertZip(parse.GetValue(model)!))
-                return ExportNasBert(parse, parse.GetValue(model)!, parse.GetValue(output)!, parse.GetValue(check), parse.GetValue(tolerance), parse.GetValue(json), data);
+            // A run folder stands for its model.zip, whichever trainer wrote it.
+            string modelZip = RunFolder.ResolveModelZip(parse.GetValue(model)!);
+            if (NasBertOnnxExporter.IsMlNetNasBertZip(modelZip))
+                return ExportNasBert(parse, modelZip, parse.GetValue(output)!, parse.GetValue(check), parse.GetValue(tolerance), parse.GetValue(json), data);
             var options = new OnnxExportOptions
             {
                 IncludeHiddenStates = parse.GetValue(hidden),
@@ -79,7 +82,7 @@ internal static class ExportCommand
                 Float16 = parse.GetValue(fp16),
             };
             options.Validate();
-            using var file = ModelFile.Open(parse.GetValue(model)!);
+            using var file = ModelFile.Open(modelZip);
             var torch = file.TorchModel ?? throw new BadInputException($"{parse.GetValue(model)}: export needs the trained model.zip, not an ONNX file");
             List<(string, string?)>? rows = null;
             List<int>? labels = null;
@@ -106,7 +109,7 @@ internal static class ExportCommand
             var accuracy = labels is null ? null : report.Accuracy(labels);
             if (parse.GetValue(json))
             {
-                var result = ParityJson(report, source);
+                var result = ParityFile.ToJson(report, source);
                 result["variant"] = options.VariantName;
                 result["rule"] = rule.ToString();
                 if (accuracy is { } a)
@@ -160,25 +163,11 @@ internal static class ExportCommand
         }
         var report = NasBertExport.ExportVerified(zip, output, rows, tolerance);
         if (json)
-            Console.WriteLine(ParityJson(report, source).ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+            Console.WriteLine(ParityFile.ToJson(report, source).ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
         else
             Console.WriteLine($"wrote {output} (ML.NET NAS-BERT model); parity with ML.NET on {source}: {report}");
         return ExitCodes.Success;
     }
-
-    /// <summary>Writes a run folder's parity.json (the report of a training run's own export), atomically.</summary>
-    internal static void WriteParityJson(string runDir, ParityReport report, string source) =>
-        AtomicFile.WriteAllText(Path.Combine(runDir, "parity.json"),
-            ParityJson(report, source).ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
-
-    internal static JsonObject ParityJson(ParityReport report, string source) => new()
-    {
-        ["rows"] = report.Rows,
-        ["source"] = source,
-        ["output"] = report.Output,
-        ["max_abs_difference"] = report.MaxAbsDifference,
-        ["argmax_agreement"] = report.ArgmaxAgreement,
-    };
 
     // Labels are optional in a check file: read them when the file has a label column, for accuracy.
     private static TabularData ReadCheckRows(DataArguments data, ParseResult parse, string path, BertTaskModel torch)

@@ -1,4 +1,5 @@
 using MlNetBert.Inference;
+using MlNetBert.Runs;
 using MlNetBert.Training;
 
 namespace MlNetBert.Cli.Commands;
@@ -17,13 +18,7 @@ internal sealed class ModelFile : IDisposable
 
     public static ModelFile Open(string path)
     {
-        if (Directory.Exists(path))
-        {
-            string candidate = Path.Combine(path, "model.zip");
-            if (!File.Exists(candidate))
-                throw new BadInputException($"{path}: is a directory without model.zip; pass a model file (.zip or .onnx)");
-            path = candidate;
-        }
+        path = RunFolder.ResolveModelZip(path);
         if (!File.Exists(path))
             throw new BadInputException($"{path}: model file not found");
         return Path.GetExtension(path).ToLowerInvariant() switch

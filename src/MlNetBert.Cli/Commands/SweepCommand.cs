@@ -1,9 +1,6 @@
 using System.CommandLine;
-using System.Diagnostics;
 using System.Globalization;
-using System.Text;
-using System.Text.Json;
-using System.Text.Json.Nodes;
+using MlNetBert.Runs;
 
 namespace MlNetBert.Cli.Commands;
 
@@ -47,142 +44,62 @@ internal static class SweepCommand
                 throw new BadInputException("sweep needs --train FILE (and any other 'train' options)");
             var configs = parse.GetValue(trials) is int n ? Sample(axes, n, parse.GetValue(sweepSeed)) : Grid(axes);
             TimeSpan? limit = parse.GetValue(budget) is { } b ? ParseDuration(b) : null;
-            Directory.CreateDirectory(dir);
-            var clock = Stopwatch.StartNew();
-            var rows = new List<JsonObject>();
-            foreach (var config in configs)
-            {
-                string name = string.Join("_", config.Select(kv => kv.Key.TrimStart('-') + "=" + kv.Value)).Replace(':', '-');
-                if (name.Length == 0)
-                    name = "default";
-                string runDir = Path.Combine(dir, name);
-                var row = new JsonObject { ["trial"] = name, ["options"] = new JsonObject(config.Select(kv => KeyValuePair.Create(kv.Key.TrimStart('-'), (JsonNode?)kv.Value))) };
-                if (File.Exists(Path.Combine(runDir, "metrics.json")))
-                {
-                    Console.WriteLine($"trial {name}: finished earlier, skipped");
-                }
-                else if (limit is { } l && clock.Elapsed > l)
-                {
-                    Console.WriteLine($"trial {name}: not started (time budget of {l} used)");
-                    row["status"] = "not started";
-                    rows.Add(row);
-                    continue;
-                }
-                else
-                {
-                    if (Directory.Exists(runDir))
-                        Directory.Delete(runDir, recursive: true); // an interrupted trial starts over
-                    Console.WriteLine($"trial {name}: training");
-                    var args = fixedArgs.Concat(config.SelectMany(kv => new[] { kv.Key, kv.Value })).Concat(["--out", runDir]);
-                    if (!parse.GetValue(exportAll) && !fixedArgs.Contains("--no-export"))
-                        args = args.Append("--no-export");
-                    int code = TrainCommand.Create().Parse(args.ToArray()).Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
-                    if (code is ExitCodes.Interrupted or ExitCodes.Terminated)
-                        return code;
-                    if (code != 0)
-                    {
-                        row["status"] = $"failed (exit {code})";
-                        rows.Add(row);
-                        continue;
-                    }
-                }
-                var metrics = JsonNode.Parse(File.ReadAllText(Path.Combine(runDir, "metrics.json")))!;
-                row["status"] = "done";
-                row["metric"] = metrics["validation_metric"]!.GetValue<string>();
-                var final = metrics["final"]!;
-                string key = row["metric"]!.GetValue<string>() == "accuracy" ? "accuracy" : "spearman";
-                row["value"] = final[key]?.GetValue<double>();
-                row["training_seconds"] = metrics["training_seconds"]!.GetValue<double>();
-                row["run"] = runDir;
-                rows.Add(row);
-            }
-            var ranked = rows.OrderByDescending(r => r["value"]?.GetValue<double>() ?? double.NegativeInfinity).ToList();
-            if (ranked.FirstOrDefault(r => r["value"] is not null) is { } best)
-            {
-                best["best"] = true;
-                ExportBest(best["run"]!.GetValue<string>());
-            }
-            var groups = OverSeeds(rows);
-            var sweepJson = new JsonObject { ["trials"] = new JsonArray(ranked.Select(r => (JsonNode)r.DeepClone()).ToArray()) };
-            if (groups.Count > 0)
-                sweepJson["over_seeds"] = new JsonArray(groups.Select(g => (JsonNode)g.DeepClone()).ToArray());
-            AtomicFile.WriteAllText(Path.Combine(dir, "sweep.json"), sweepJson.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
-            string table = Leaderboard(ranked);
-            if (groups.Count > 0)
-                table += "\n" + SeedTable(groups);
-            AtomicFile.WriteAllText(Path.Combine(dir, "sweep.md"), "# Sweep\n\n" + table);
+            // Every trial's options are parsed before the first one trains, so a bad value fails the sweep at once.
+            var trialList = configs.Select(config => Trial(dir, fixedArgs, config, parse.GetValue(exportAll))).ToList();
+            using var stop = new ConsoleStop();
+            SweepResult? result = null;
+            int code = RunConsole.Report(() => result = BertSweep.Run(dir, trialList, new SweepOptions { TimeBudget = limit }, new SweepOutput(), stop.Token), stop);
+            if (code != ExitCodes.Success)
+                return code;
             Console.WriteLine();
-            Console.WriteLine(table);
+            Console.WriteLine(result!.Markdown);
             return ExitCodes.Success;
         });
         return command;
     }
 
-    /// <summary>Gives the best trial a verified model.onnx (and parity.json), unless it has one from an earlier sweep.</summary>
-    private static void ExportBest(string runDir)
+    private static SweepTrial Trial(string dir, List<string> fixedArgs, List<KeyValuePair<string, string>> config, bool exportAll)
     {
-        string onnx = Path.Combine(runDir, "model.onnx");
-        if (File.Exists(onnx))
-            return;
-        using var model = MlNetBert.Training.BertTaskModel.Load(Path.Combine(runDir, "model.zip"));
-        var parity = MlNetBert.Export.TrainedModelExport.Export(model, onnx, []);
-        ExportCommand.WriteParityJson(runDir, parity, "built-in sample");
-        Console.WriteLine($"best trial exported to {onnx}: {parity}");
+        string name = string.Join("_", config.Select(kv => kv.Key.TrimStart('-') + "=" + kv.Value)).Replace(':', '-');
+        if (name.Length == 0)
+            name = "default";
+        var args = fixedArgs.Concat(config.SelectMany(kv => new[] { kv.Key, kv.Value })).Concat(["--out", Path.Combine(dir, name)]);
+        if (!exportAll && !fixedArgs.Contains("--no-export"))
+            args = args.Append("--no-export");
+        var options = config.Select(kv => KeyValuePair.Create(kv.Key.TrimStart('-'), kv.Value)).ToList();
+        return new SweepTrial(name, options, TrainCommand.ParseRequest(args.ToList()));
     }
 
-    private static string Leaderboard(List<JsonObject> ranked)
+    /// <summary>Prints a sweep's reports: each trial's start, its run (as 'train' prints it), and the best trial's export.</summary>
+    private sealed class SweepOutput : IProgress<SweepProgress>
     {
-        var sb = new StringBuilder("| rank | trial | metric | value | training s | status |\n|---|---|---|---|---|---|\n");
-        int rank = 0;
-        foreach (var r in ranked)
-        {
-            rank++;
-            string value = r["value"] is { } v ? v.GetValue<double>().ToString("F4", CultureInfo.InvariantCulture) : "";
-            string mark = r["best"] is not null ? " **best**" : "";
-            sb.Append(CultureInfo.InvariantCulture, $"| {rank} | {r["trial"]}{mark} | {r["metric"]} | {value} | {r["training_seconds"]} | {r["status"]} |\n");
-        }
-        return sb.ToString();
-    }
+        private RunConsole.RunOutput _run = new();
 
-    // When trials differ in --seed, the configurations they share are summarised over seeds: mean, sample standard
-    // deviation, min and max of the validation metric, and mean training time; best mean first.
-    internal static List<JsonObject> OverSeeds(List<JsonObject> rows)
-    {
-        var done = rows.Where(r => r["value"] is not null).ToList();
-        if (!done.Any(r => r["options"]!.AsObject().ContainsKey("seed")))
-            return [];
-        static string Key(JsonObject row) => string.Join("_", row["options"]!.AsObject().Where(kv => kv.Key != "seed").Select(kv => kv.Key + "=" + kv.Value));
-        var groups = new List<JsonObject>();
-        foreach (var g in done.GroupBy(Key))
+        public void Report(SweepProgress value)
         {
-            var values = g.Select(r => r["value"]!.GetValue<double>()).ToArray();
-            double mean = values.Average();
-            double sd = values.Length > 1 ? Math.Sqrt(values.Sum(v => (v - mean) * (v - mean)) / (values.Length - 1)) : double.NaN;
-            groups.Add(new JsonObject
+            switch (value)
             {
-                ["config"] = g.Key.Length == 0 ? "default" : g.Key,
-                ["metric"] = g.First()["metric"]!.GetValue<string>(),
-                ["seeds"] = values.Length,
-                ["mean"] = mean,
-                ["sd"] = double.IsNaN(sd) ? null : sd,
-                ["min"] = values.Min(),
-                ["max"] = values.Max(),
-                ["mean_training_seconds"] = g.Average(r => r["training_seconds"]!.GetValue<double>()),
-            });
+                case SweepTrialSkipped s:
+                    Console.WriteLine($"trial {s.Trial}: finished earlier, skipped");
+                    break;
+                case SweepTrialNotStarted s:
+                    Console.WriteLine($"trial {s.Trial}: not started (time budget of {s.Budget} used)");
+                    break;
+                case SweepTrialStarting s:
+                    _run = new RunConsole.RunOutput();
+                    Console.WriteLine($"trial {s.Trial}: training");
+                    break;
+                case SweepTrialProgress p:
+                    _run.Report(p.Run);
+                    break;
+                case SweepTrialFinished f:
+                    RunConsole.PrintSummary(f.Result);
+                    break;
+                case SweepBestExported e:
+                    Console.WriteLine($"best trial exported to {e.ModelOnnx}: {e.Parity}");
+                    break;
+            }
         }
-        return groups.OrderByDescending(g => g["mean"]!.GetValue<double>()).ToList();
-    }
-
-    private static string SeedTable(List<JsonObject> groups)
-    {
-        var sb = new StringBuilder("Over seeds:\n\n| configuration | metric | seeds | mean | sd | min | max | mean training s |\n|---|---|---:|---:|---:|---:|---:|---:|\n");
-        foreach (var g in groups)
-        {
-            string F(string key) => g[key] is { } v ? v.GetValue<double>().ToString("F4", CultureInfo.InvariantCulture) : "";
-            sb.Append(CultureInfo.InvariantCulture,
-                $"| {g["config"]} | {g["metric"]} | {g["seeds"]} | {F("mean")} | {F("sd")} | {F("min")} | {F("max")} | {g["mean_training_seconds"]!.GetValue<double>():F1} |\n");
-        }
-        return sb.ToString();
     }
 
     private static (List<string> Fixed, List<(string Option, string[] Values)> Axes) SplitAxes(List<string> tokens)

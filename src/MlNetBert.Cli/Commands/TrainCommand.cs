@@ -1,11 +1,8 @@
 using System.CommandLine;
-using System.Globalization;
-using System.Text.Json.Nodes;
-using Microsoft.ML;
 using MlNetBert.Checkpoints;
-using MlNetBert.Data;
-using MlNetBert.MlNet;
 using MlNetBert.Modeling;
+using MlNetBert.Runs;
+using MlNetBert.Tasks;
 using MlNetBert.Training;
 
 namespace MlNetBert.Cli.Commands;
@@ -15,125 +12,123 @@ internal static class TrainCommand
 {
     public static Command Create()
     {
-        var train = new Option<string>("--train") { Description = "Training data (TSV or CSV).", Required = true };
-        var valid = new Option<string?>("--valid") { Description = "Validation data; default: a stratified, seeded split of --train (see --valid-split)." };
-        var validSplit = new Option<double>("--valid-split") { Description = "Fraction of --train held out for validation when no --valid is given (0 for none).", DefaultValueFactory = _ => 0.1 };
-        var task = new Option<string?>("--task") { Description = "text-classification | pair-classification | sentence-similarity. Default: pair-classification when --text2-column is given, else text-classification." };
-        var model = new Option<string>("--model") { Description = "Checkpoint: minilm-l6 (default), arctic-xs, a HuggingFace BERT folder, or nasbert (ML.NET's own TextClassification / SentenceSimilarity; needs NasBert2000000.tsm in $TMPDIR/mlnet).", DefaultValueFactory = _ => CheckpointStore.DefaultName };
-        var epochs = new Option<int>("--epochs") { Description = "Passes over the training data.", DefaultValueFactory = _ => 3 };
-        var batchSize = new Option<int>("--batch-size") { Description = "Examples per step.", DefaultValueFactory = _ => 32 };
-        var learningRate = new Option<double>("--learning-rate") { Description = "Peak AdamW learning rate.", DefaultValueFactory = _ => 1e-4 };
-        var maxLength = new Option<int>("--max-length") { Description = "Maximum tokens per input (pairs together).", DefaultValueFactory = _ => 128 };
-        var maxRows = new Option<int?>("--max-rows") { Description = "Use a seeded random subsample of at most N training rows." };
-        var seed = new Option<int>("--seed") { Description = "Seed for initialisation, dropout, batching and subsampling.", DefaultValueFactory = _ => 42 };
-        var freeze = new Option<string>("--freeze") { Description = "none | embeddings | bottom:K | encoder (head only).", DefaultValueFactory = _ => "none" };
-        var pooling = new Option<string>("--pooling") { Description = "mean | cls: what the head reads.", DefaultValueFactory = _ => "mean" };
-        var warmup = new Option<double>("--warmup-ratio") { Description = "Fraction of steps for linear warmup.", DefaultValueFactory = _ => 0.1 };
-        var weightDecay = new Option<double>("--weight-decay") { Description = "AdamW weight decay (not on biases and LayerNorm).", DefaultValueFactory = _ => 0.01 };
-        var lld = new Option<double>("--layerwise-lr-decay") { Description = "Layer-wise learning-rate decay (1 = off).", DefaultValueFactory = _ => 1.0 };
-        var reinit = new Option<int>("--reinit-top-layers") { Description = "Re-initialise the top K encoder layers before training (0 = off).", DefaultValueFactory = _ => 0 };
-        var average = new Option<double>("--average-last") { Description = "Average the weights of this fraction of the final steps into the model (0 = off; e.g. 0.3).", DefaultValueFactory = _ => 0.0 };
-        var patience = new Option<int>("--patience") { Description = "Early stopping after N epochs without validation improvement (0 = off).", DefaultValueFactory = _ => 0 };
-        var threads = new Option<int?>("--threads") { Description = "Torch CPU threads (default: one per core)." };
-        var output = new Option<string?>("--out") { Description = "Run folder to create (default: models/runs/<timestamp>)." };
-        var checkpointEvery = new Option<int>("--checkpoint-every") { Description = "Save resumable state every N steps (always at epoch ends and on Ctrl-C; 0 = only those).", DefaultValueFactory = _ => 200 };
-        var noExport = new Option<bool>("--no-export") { Description = "Skip the verified ONNX export (model.onnx, parity.json); 'mlnetbert export' can make it later." };
-        var resume = new Option<string?>("--resume") { Description = "Continue an interrupted run folder with its original options (other options are ignored)." };
-        var data = new DataArguments();
-        var command = new Command("train",
-            """
-            Fine-tune a pretrained BERT checkpoint and write a run folder (run.json, metrics.json, log.csv, curves.png, model.zip
-            (an ML.NET model), model.onnx and parity.json (its verified ONNX export)).
-
-            Examples:
-              mlnetbert train --train data/sentiment-sample.tsv --epochs 3
-              mlnetbert train --train sst2/train.tsv --valid sst2/dev.tsv --max-rows 5000 --learning-rate 5e-5
-              mlnetbert train --train stsb/train.tsv --valid stsb/dev.tsv --task sentence-similarity --text-column sentence1 --text2-column sentence2 --label-column score
-            """)
-        {
-            train, valid, validSplit, task, model, epochs, batchSize, learningRate, maxLength, maxRows, seed, freeze, pooling,
-            warmup, weightDecay, lld, reinit, average, patience, threads, output, checkpointEvery, noExport, resume,
-        };
-        data.AddTo(command);
-        train.Required = false; // --resume needs no --train; checked below
-        command.Validators.Add(result =>
-        {
-            if (result.GetValue(resume) is null && result.GetValue(train) is null)
-                result.AddError("Option '--train' is required.");
-        });
-        command.SetAction(parse =>
-        {
-            if (parse.GetValue(resume) is { } resumeDir)
-            {
-                var argv = TrainRun.ReadArguments(resumeDir);
-                var again = Create().Parse(argv);
-                if (again.Errors.Count > 0)
-                    throw new BadInputException($"{resumeDir}/run.json: its saved arguments no longer parse ({again.Errors[0].Message})");
-                return again.Action is System.CommandLine.Invocation.SynchronousCommandLineAction action
-                    ? TrainRun.WithResume(() => action.Invoke(again), resumeDir)
-                    : throw new InvalidOperationException("train has no synchronous action");
-            }
-            var request = new TrainRequest(
-                parse.GetValue(train)!, parse.GetValue(valid), parse.GetValue(validSplit), ParseTask(parse.GetValue(task), parse.GetValue(data.Text2Column)),
-                parse.GetValue(maxRows), parse.GetValue(output), parse.GetValue(checkpointEvery), !parse.GetValue(noExport), parse.Tokens.Select(t => t.Value).SkipWhile(v => v == "train").ToArray(),
-                new BertTrainingOptions
-                {
-                    Checkpoint = parse.GetValue(model)!,
-                    Epochs = parse.GetValue(epochs),
-                    BatchSize = parse.GetValue(batchSize),
-                    LearningRate = parse.GetValue(learningRate),
-                    MaxSequenceLength = parse.GetValue(maxLength),
-                    Seed = parse.GetValue(seed),
-                    Freeze = FreezeSpec.Parse(parse.GetValue(freeze)!),
-                    Pooling = parse.GetValue(pooling) switch
-                    {
-                        "cls" => Pooling.Cls,
-                        "mean" => Pooling.Mean,
-                        var other => throw new BadInputException($"--pooling must be cls or mean, not '{other}'"),
-                    },
-                    WarmupRatio = parse.GetValue(warmup),
-                    WeightDecay = parse.GetValue(weightDecay),
-                    LayerwiseLearningRateDecay = parse.GetValue(lld),
-                    EarlyStoppingPatience = parse.GetValue(patience),
-                    ReinitializeTopLayers = parse.GetValue(reinit),
-                    AverageWeightsOverLast = parse.GetValue(average),
-                    Threads = parse.GetValue(threads),
-                });
-            return TrainRun.Execute(request, parse, data);
-        });
+        var arguments = new TrainArguments();
+        var command = arguments.Command();
+        command.SetAction(parse => parse.GetValue(arguments.Resume) is { } resumeDir
+            ? RunConsole.Resume(resumeDir)
+            : RunConsole.Train(arguments.Request(parse)));
         return command;
     }
 
-    internal static BertTask ParseTask(string? task, string? text2Column) => task switch
+    /// <summary>The run that <c>mlnetbert train <paramref name="args"/></c> would start (for sweep trials).</summary>
+    /// <exception cref="BadInputException">The arguments do not parse.</exception>
+    public static BertRunRequest ParseRequest(IReadOnlyList<string> args)
     {
-        null => text2Column is null ? BertTask.TextClassification : BertTask.PairClassification,
-        "text-classification" => BertTask.TextClassification,
-        "pair-classification" => BertTask.PairClassification,
-        "sentence-similarity" => BertTask.SentenceSimilarity,
-        _ => throw new BadInputException($"--task must be text-classification, pair-classification or sentence-similarity, not '{task}'"),
-    };
+        var arguments = new TrainArguments();
+        var parse = arguments.Command().Parse(args.ToArray());
+        if (parse.Errors.Count > 0)
+            throw new BadInputException($"train {string.Join(' ', args)}: {parse.Errors[0].Message}");
+        return arguments.Request(parse);
+    }
 
-    internal static string TaskName(BertTask task) => task switch
+    internal static TrainingTask ParseTask(string? task, string? text2Column) => task is null
+        ? text2Column is null ? ClassificationTraining.Text : ClassificationTraining.Pair
+        : TrainingTasks.All.FirstOrDefault(t => t.Name == task)
+            ?? throw new BadInputException($"--task must be {string.Join(", ", TrainingTasks.All.Select(t => t.Name))}, not '{task}'");
+
+    /// <summary>The options of <c>train</c>, and how they become a <see cref="BertRunRequest"/>.</summary>
+    private sealed class TrainArguments
     {
-        BertTask.TextClassification => "text-classification",
-        BertTask.PairClassification => "pair-classification",
-        _ => "sentence-similarity",
-    };
-}
+        private readonly Option<string> _train = new("--train") { Description = "Training data (TSV or CSV)." };
+        private readonly Option<string?> _valid = new("--valid") { Description = "Validation data; default: a stratified, seeded split of --train (see --valid-split)." };
+        private readonly Option<double> _validSplit = new("--valid-split") { Description = "Fraction of --train held out for validation when no --valid is given (0 for none).", DefaultValueFactory = _ => 0.1 };
+        private readonly Option<string?> _task = new("--task") { Description = "text-classification | pair-classification | sentence-similarity. Default: pair-classification when --text2-column is given, else text-classification." };
+        private readonly Option<string> _model = new("--model") { Description = "Checkpoint: minilm-l6 (default), arctic-xs, a HuggingFace BERT folder, or nasbert (ML.NET's own TextClassification / SentenceSimilarity; needs NasBert2000000.tsm in $TMPDIR/mlnet).", DefaultValueFactory = _ => CheckpointStore.DefaultName };
+        private readonly Option<int> _epochs = new("--epochs") { Description = "Passes over the training data.", DefaultValueFactory = _ => 3 };
+        private readonly Option<int> _batchSize = new("--batch-size") { Description = "Examples per step.", DefaultValueFactory = _ => 32 };
+        private readonly Option<double> _learningRate = new("--learning-rate") { Description = "Peak AdamW learning rate.", DefaultValueFactory = _ => 1e-4 };
+        private readonly Option<int> _maxLength = new("--max-length") { Description = "Maximum tokens per input (pairs together).", DefaultValueFactory = _ => 128 };
+        private readonly Option<int?> _maxRows = new("--max-rows") { Description = "Use a seeded random subsample of at most N training rows." };
+        private readonly Option<int> _seed = new("--seed") { Description = "Seed for initialisation, dropout, batching and subsampling.", DefaultValueFactory = _ => 42 };
+        private readonly Option<string> _freeze = new("--freeze") { Description = "none | embeddings | bottom:K | encoder (head only).", DefaultValueFactory = _ => "none" };
+        private readonly Option<string> _pooling = new("--pooling") { Description = "mean | cls: what the head reads.", DefaultValueFactory = _ => "mean" };
+        private readonly Option<double> _warmup = new("--warmup-ratio") { Description = "Fraction of steps for linear warmup.", DefaultValueFactory = _ => 0.1 };
+        private readonly Option<double> _weightDecay = new("--weight-decay") { Description = "AdamW weight decay (not on biases and LayerNorm).", DefaultValueFactory = _ => 0.01 };
+        private readonly Option<double> _lld = new("--layerwise-lr-decay") { Description = "Layer-wise learning-rate decay (1 = off).", DefaultValueFactory = _ => 1.0 };
+        private readonly Option<int> _reinit = new("--reinit-top-layers") { Description = "Re-initialise the top K encoder layers before training (0 = off).", DefaultValueFactory = _ => 0 };
+        private readonly Option<double> _average = new("--average-last") { Description = "Average the weights of this fraction of the final steps into the model (0 = off; e.g. 0.3).", DefaultValueFactory = _ => 0.0 };
+        private readonly Option<int> _patience = new("--patience") { Description = "Early stopping after N epochs without validation improvement (0 = off).", DefaultValueFactory = _ => 0 };
+        private readonly Option<int?> _threads = new("--threads") { Description = "Torch CPU threads (default: one per core)." };
+        private readonly Option<string?> _output = new("--out") { Description = "Run folder to create (default: models/runs/<timestamp>)." };
+        private readonly Option<int> _checkpointEvery = new("--checkpoint-every") { Description = "Save resumable state every N steps (always at epoch ends and on Ctrl-C; 0 = only those).", DefaultValueFactory = _ => 200 };
+        private readonly Option<bool> _noExport = new("--no-export") { Description = "Skip the verified ONNX export (model.onnx, parity.json); 'mlnetbert export' can make it later." };
+        private readonly DataArguments _data = new();
 
-internal sealed record TrainRequest(string Train, string? Valid, double ValidSplit, BertTask Task, int? MaxRows, string? Out, int CheckpointEvery, bool ExportOnnx, string[] Arguments, BertTrainingOptions Options);
+        public Option<string?> Resume { get; } = new("--resume") { Description = "Continue an interrupted run folder with its original options (other options are ignored)." };
 
-/// <summary>One row as the ML.NET pipeline sees it.</summary>
-public sealed class TextRow
-{
-    public string Text { get; set; } = "";
-    public string Text2 { get; set; } = "";
-    public string Label { get; set; } = "";
-    public float Score { get; set; }
-}
+        public Command Command()
+        {
+            var command = new Command("train",
+                """
+                Fine-tune a pretrained BERT checkpoint and write a run folder (run.json, metrics.json, log.csv, curves.png, model.zip
+                (an ML.NET model), model.onnx and parity.json (its verified ONNX export)).
 
-/// <summary>The label vocabulary, in the order the model's outputs use.</summary>
-public sealed class LabelRow
-{
-    public string Label { get; set; } = "";
+                Examples:
+                  mlnetbert train --train data/sentiment-sample.tsv --epochs 3
+                  mlnetbert train --train sst2/train.tsv --valid sst2/dev.tsv --max-rows 5000 --learning-rate 5e-5
+                  mlnetbert train --train stsb/train.tsv --valid stsb/dev.tsv --task sentence-similarity --text-column sentence1 --text2-column sentence2 --label-column score
+                """)
+            {
+                _train, _valid, _validSplit, _task, _model, _epochs, _batchSize, _learningRate, _maxLength, _maxRows, _seed, _freeze, _pooling,
+                _warmup, _weightDecay, _lld, _reinit, _average, _patience, _threads, _output, _checkpointEvery, _noExport, Resume,
+            };
+            _data.AddTo(command);
+            // --resume needs no --train.
+            command.Validators.Add(result =>
+            {
+                if (result.GetValue(Resume) is null && result.GetValue(_train) is null)
+                    result.AddError("Option '--train' is required.");
+            });
+            return command;
+        }
+
+        public BertRunRequest Request(ParseResult parse)
+        {
+            var options = new BertTrainingOptions
+            {
+                Checkpoint = parse.GetValue(_model)!,
+                Epochs = parse.GetValue(_epochs),
+                BatchSize = parse.GetValue(_batchSize),
+                LearningRate = parse.GetValue(_learningRate),
+                MaxSequenceLength = parse.GetValue(_maxLength),
+                Seed = parse.GetValue(_seed),
+                Freeze = FreezeSpec.Parse(parse.GetValue(_freeze)!),
+                Pooling = parse.GetValue(_pooling) switch
+                {
+                    "cls" => Pooling.Cls,
+                    "mean" => Pooling.Mean,
+                    var other => throw new BadInputException($"--pooling must be cls or mean, not '{other}'"),
+                },
+                WarmupRatio = parse.GetValue(_warmup),
+                WeightDecay = parse.GetValue(_weightDecay),
+                LayerwiseLearningRateDecay = parse.GetValue(_lld),
+                EarlyStoppingPatience = parse.GetValue(_patience),
+                ReinitializeTopLayers = parse.GetValue(_reinit),
+                AverageWeightsOverLast = parse.GetValue(_average),
+                Threads = parse.GetValue(_threads),
+            };
+            string? valid = parse.GetValue(_valid);
+            return new BertRunRequest(_data.Read(parse, parse.GetValue(_train)!, Data.LabelKind.Categorical, parse.GetValue(_maxRows), options.Seed))
+            {
+                Valid = valid is null ? null : _data.Read(parse, valid, Data.LabelKind.Categorical),
+                ValidSplit = parse.GetValue(_validSplit),
+                Task = ParseTask(parse.GetValue(_task), parse.GetValue(_data.Text2Column)),
+                Out = parse.GetValue(_output),
+                CheckpointEvery = parse.GetValue(_checkpointEvery),
+                ExportOnnx = !parse.GetValue(_noExport),
+                CommandLine = parse.Tokens.Select(t => t.Value).SkipWhile(v => v == "train").Where(a => a != "--verbose").ToArray(),
+                Options = options,
+            };
+        }
+    }
 }

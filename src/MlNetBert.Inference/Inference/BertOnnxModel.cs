@@ -21,7 +21,7 @@ namespace MlNetBert.Inference;
 /// Console.WriteLine($"{p.Label} {p.Probabilities![1]:P1}");
 /// </code>
 /// </example>
-public sealed class BertOnnxModel : IDisposable
+public sealed class BertOnnxModel : IBertPredictor
 {
     private readonly InferenceSession _session;
     private readonly ITextEncoder _encoder;
@@ -29,7 +29,7 @@ public sealed class BertOnnxModel : IDisposable
     private readonly string[] _outputNames;
     private bool _disposed;
 
-    private BertOnnxModel(InferenceSession session, ITextEncoder encoder, string path, string provider)
+    private BertOnnxModel(InferenceSession session, ITextEncoder encoder, ModelCard card, string path, string provider)
     {
         _session = session;
         _encoder = encoder;
@@ -39,30 +39,33 @@ public sealed class BertOnnxModel : IDisposable
             : [ModelFileFormat.InputIds, ModelFileFormat.AttentionMask, ModelFileFormat.TokenTypeIds];
         Path = path;
         ExecutionProvider = provider;
-        var map = session.ModelMetadata.CustomMetadataMap;
-        Metadata = new SortedDictionary<string, string>(map, StringComparer.Ordinal);
-        Task = map[ModelFileFormat.TaskKey];
-        Labels = ReadLabels(path, map);
-        MaxLength = ReadInt(path, map, ModelFileFormat.MaxLengthKey);
-        Checkpoint = map.GetValueOrDefault(ModelFileFormat.CheckpointKey) ?? "";
-        _outputNames = Task == BertTasks.SentenceSimilarity ? [ModelFileFormat.Score] : [ModelFileFormat.Logits, ModelFileFormat.Probabilities];
+        Metadata = new SortedDictionary<string, string>(session.ModelMetadata.CustomMetadataMap, StringComparer.Ordinal);
+        Card = card;
+        TaskDefinition = card.TaskDefinition;
+        _outputNames = [.. TaskDefinition.OutputNames];
         CheckSignature(path);
     }
 
     /// <summary>The file this model was loaded from.</summary>
     public string Path { get; }
 
-    /// <summary>One of <see cref="BertTasks"/>.</summary>
-    public string Task { get; }
+    /// <summary>What the file says about itself: task, labels, tokenizer settings, provenance, training metrics.</summary>
+    public ModelCard Card { get; }
 
-    /// <summary>Label names in output order; empty for similarity.</summary>
-    public IReadOnlyList<string> Labels { get; }
+    /// <summary>The task (from <see cref="InferenceTasks"/>): how outputs become predictions and how they are shown.</summary>
+    public InferenceTask TaskDefinition { get; }
+
+    /// <summary>The task's name, for example <c>text-classification</c>.</summary>
+    public string Task => Card.Task;
+
+    /// <summary>Label names in output order; empty for tasks without labels.</summary>
+    public IReadOnlyList<string> Labels => Card.Labels;
 
     /// <summary>Inputs are truncated to this many tokens, [CLS] and [SEP] included.</summary>
-    public int MaxLength { get; }
+    public int MaxLength => Card.MaxLength;
 
     /// <summary>The pretrained checkpoint the model was fine-tuned from.</summary>
-    public string Checkpoint { get; }
+    public string Checkpoint => Card.Checkpoint;
 
     /// <summary>The file's whole metadata (task, labels, vocabulary, training metrics...), sorted by key.</summary>
     public IReadOnlyDictionary<string, string> Metadata { get; }
@@ -71,7 +74,7 @@ public sealed class BertOnnxModel : IDisposable
     /// Which form of the network the file holds (<see cref="ModelFileFormat.VariantKey"/>): <c>fp32</c>, <c>optimized</c>,
     /// <c>int8</c>, <c>optimized-int8</c>, <c>fp16</c> or <c>optimized-fp16</c>; <c>fp32</c> for files without the key.
     /// </summary>
-    public string Variant => Metadata.GetValueOrDefault(ModelFileFormat.VariantKey) ?? "fp32";
+    public string Variant => Card.Variant;
 
     /// <summary>The execution provider the session actually uses: <c>"cpu"</c> or <c>"cuda"</c>.</summary>
     public string ExecutionProvider { get; }
@@ -86,7 +89,7 @@ public sealed class BertOnnxModel : IDisposable
         options.Validate();
         if (!File.Exists(path))
             throw new BadInputException($"{path}: model file not found");
-        using var sessionOptions = CreateSessionOptions(options, out string provider);
+        using var sessionOptions = OnnxSessions.CreateOptions(options, out string provider);
         InferenceSession session;
         try
         {
@@ -99,21 +102,11 @@ public sealed class BertOnnxModel : IDisposable
         try
         {
             var map = session.ModelMetadata.CustomMetadataMap;
-            if (!map.TryGetValue(ModelFileFormat.TaskKey, out var task))
+            if (!map.ContainsKey(ModelFileFormat.TaskKey))
                 throw new BadInputException($"{path}: an ONNX model without '{ModelFileFormat.TaskKey}' metadata, so not a model file written by MlNetBert's ONNX export");
-            if (!BertTasks.All.Contains(task))
-                throw new BadInputException($"{path}: unknown task '{task}' in '{ModelFileFormat.TaskKey}' (expected one of: {string.Join(", ", BertTasks.All)})");
-            string version = map.GetValueOrDefault(ModelFileFormat.FormatVersionKey) ?? "(missing)";
-            if (version != ModelFileFormat.Version)
-                throw new BadInputException($"{path}: model file format version {version} is not supported (this MlNetBert reads version {ModelFileFormat.Version})");
-            string tokenizer = map.GetValueOrDefault(ModelFileFormat.TokenizerKey) ?? "(missing)";
-            ITextEncoder encoder = tokenizer switch
-            {
-                ModelFileFormat.WordPieceTokenizer => WordPiece(path, map),
-                ModelFileFormat.RobertaBpeTokenizer => RobertaBpe(path, map),
-                _ => throw new BadInputException($"{path}: tokenizer '{tokenizer}' is not supported (expected one of: {string.Join(", ", ModelFileFormat.Tokenizers)})"),
-            };
-            return new BertOnnxModel(session, encoder, path, provider);
+            var card = ModelCard.FromMetadata(map, path);
+            ITextEncoder encoder = card.Tokenizer == ModelFileFormat.RobertaBpeTokenizer ? RobertaBpe(path, map) : WordPiece(path, map, card.LowerCase);
+            return new BertOnnxModel(session, encoder, card, path, provider);
         }
         catch
         {
@@ -122,15 +115,9 @@ public sealed class BertOnnxModel : IDisposable
         }
     }
 
-    private static BertTextEncoder WordPiece(string path, IReadOnlyDictionary<string, string> map)
+    private static BertTextEncoder WordPiece(string path, IReadOnlyDictionary<string, string> map, bool lowerCase)
     {
         string vocab = Required(path, map, ModelFileFormat.VocabKey);
-        bool lowerCase = (map.GetValueOrDefault(ModelFileFormat.LowerCaseKey) ?? "") switch
-        {
-            "true" => true,
-            "false" => false,
-            var other => throw new BadInputException($"{path}: '{ModelFileFormat.LowerCaseKey}' is '{other}' (expected true or false)"),
-        };
         using var vocabStream = new MemoryStream(Encoding.UTF8.GetBytes(vocab));
         return BertTextEncoder.FromVocab(vocabStream, lowerCase);
     }
@@ -146,6 +133,9 @@ public sealed class BertOnnxModel : IDisposable
     private static string Required(string path, IReadOnlyDictionary<string, string> map, string key) =>
         map.TryGetValue(key, out var value) && value.Length > 0 ? value : throw new BadInputException($"{path}: '{key}' metadata is missing or empty");
 
+    /// <summary>Encodes one input with the file's tokenizer and maximum length (what <see cref="PredictBatch"/> feeds the graph).</summary>
+    public EncodedText Encode(string text, string? text2 = null) => _encoder.Encode(text, text2, MaxLength);
+
     /// <summary>Predicts one text, or one pair when the task reads two texts.</summary>
     public Prediction Predict(string text, string? text2 = null) =>
         PredictBatch([text], text2 is null ? null : [text2], batchSize: 1)[0];
@@ -160,7 +150,7 @@ public sealed class BertOnnxModel : IDisposable
         ObjectDisposedException.ThrowIf(_disposed, this);
         ArgumentNullException.ThrowIfNull(texts);
         ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
-        bool pair = BertTasks.IsPair(Task);
+        bool pair = TaskDefinition.ReadsPair;
         if (pair && texts2 is null)
             throw new BadInputException($"{Path}: task '{Task}' reads two texts per row, but only one was given");
         if (!pair && texts2 is not null)
@@ -201,65 +191,16 @@ public sealed class BertOnnxModel : IDisposable
         using var runOptions = new RunOptions();
         OrtValue[] inputs = _inputNames.Length == 1 ? [ids] : [ids, mask, types];
         using var outputs = _session.Run(runOptions, _inputNames, inputs, _outputNames);
+        var widths = TaskDefinition.OutputWidths(Card);
         var predictions = new Prediction[batch.BatchSize];
-        if (Task == BertTasks.SentenceSimilarity)
-        {
-            var scores = outputs[0].GetTensorDataAsSpan<float>();
-            for (int r = 0; r < predictions.Length; r++)
-                predictions[r] = new Prediction(null, null, null, scores[r]);
-            return predictions;
-        }
-        var logits = outputs[0].GetTensorDataAsSpan<float>();
-        var probabilities = outputs[1].GetTensorDataAsSpan<float>();
-        int n = Labels.Count;
+        var rowOutputs = new float[outputs.Count][];
         for (int r = 0; r < predictions.Length; r++)
         {
-            float[] p = probabilities.Slice(r * n, n).ToArray();
-            int best = 0;
-            for (int j = 1; j < n; j++)
-                if (p[j] > p[best])
-                    best = j;
-            predictions[r] = new Prediction(Labels[best], p, logits.Slice(r * n, n).ToArray(), null);
+            for (int o = 0; o < rowOutputs.Length; o++)
+                rowOutputs[o] = outputs[o].GetTensorDataAsSpan<float>().Slice(r * widths[o], widths[o]).ToArray();
+            predictions[r] = TaskDefinition.Decode(rowOutputs, Card);
         }
         return predictions;
-    }
-
-    /// <summary>Builds session options for the requested provider, falling back to CPU (with one log line) when CUDA is unavailable.</summary>
-    internal static SessionOptions CreateSessionOptions(BertOnnxOptions options, out string provider)
-    {
-        var sessionOptions = new SessionOptions();
-        try
-        {
-            if (options.IntraOpThreads is int threads)
-                sessionOptions.IntraOpNumThreads = threads;
-            provider = "cpu";
-            if (options.Provider == "cuda")
-            {
-                try
-                {
-                    sessionOptions.AppendExecutionProvider_CUDA(options.DeviceId);
-                    provider = "cuda";
-                }
-                // The CPU-only runtime reports a missing provider as OnnxRuntimeException; missing CUDA libraries can
-                // surface as DllNotFoundException or EntryPointNotFoundException, depending on which piece is absent.
-                catch (Exception ex) when (ex is OnnxRuntimeException or DllNotFoundException or EntryPointNotFoundException)
-                {
-                    if (options.RequireCuda)
-                        throw new BadInputException(
-                            $"CUDA was required but the CUDA execution provider (device {options.DeviceId}) cannot be used: {FirstLine(ex.Message)}. " +
-                            "Reference Microsoft.ML.OnnxRuntime.Gpu and install matching CUDA and cuDNN libraries, or allow CPU.", ex);
-                    options.Log?.Invoke($"CUDA execution provider unavailable ({FirstLine(ex.Message)}); running on CPU");
-                }
-            }
-            if (provider == "cpu")
-                sessionOptions.AddSessionConfigEntry(BertOnnxOptions.DisabledOptimizersConfigKey, BertOnnxOptions.CpuDisabledOptimizers);
-            return sessionOptions;
-        }
-        catch
-        {
-            sessionOptions.Dispose();
-            throw;
-        }
     }
 
     private void CheckSignature(string path)
@@ -270,30 +211,7 @@ public sealed class BertOnnxModel : IDisposable
         foreach (var output in _outputNames)
             if (!_session.OutputMetadata.ContainsKey(output))
                 throw new BadInputException($"{path}: task '{Task}' needs graph output '{output}' (outputs: {string.Join(", ", _session.OutputMetadata.Keys)})");
-        if (Task != BertTasks.SentenceSimilarity && Labels.Count == 0)
-            throw new BadInputException($"{path}: task '{Task}' needs labels in '{ModelFileFormat.LabelsKey}'");
     }
 
-    private static IReadOnlyList<string> ReadLabels(string path, IReadOnlyDictionary<string, string> map)
-    {
-        string json = map.GetValueOrDefault(ModelFileFormat.LabelsKey) ?? "[]";
-        try
-        {
-            return JsonSerializer.Deserialize<string[]>(json) ?? [];
-        }
-        catch (JsonException ex)
-        {
-            throw new BadInputException($"{path}: '{ModelFileFormat.LabelsKey}' is not a JSON array of strings ({ex.Message})", ex);
-        }
-    }
-
-    private static int ReadInt(string path, IReadOnlyDictionary<string, string> map, string key)
-    {
-        string? text = map.GetValueOrDefault(key);
-        if (!int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out int value) || value < 2)
-            throw new BadInputException($"{path}: '{key}' is '{text ?? "(missing)"}' (expected a whole number of at least 2)");
-        return value;
-    }
-
-    private static string FirstLine(string message) => message.Split('\n', 2)[0].Trim();
+    internal static string FirstLine(string message) => message.Split('\n', 2)[0].Trim();
 }

@@ -1,27 +1,9 @@
 namespace MlNetBert.Inference;
 
-/// <summary>The tasks an MlNetBert model file can carry, as written in its <c>mlnetbert.task</c> metadata.</summary>
-public static class BertTasks
-{
-    /// <summary>One text in, one of N labels out (outputs <c>logits</c> and <c>probabilities</c>).</summary>
-    public const string TextClassification = "text-classification";
-
-    /// <summary>Two texts in (<c>[CLS] a [SEP] b [SEP]</c>), one of N labels out (outputs <c>logits</c> and <c>probabilities</c>).</summary>
-    public const string PairClassification = "pair-classification";
-
-    /// <summary>Two texts in, one similarity score out (output <c>score</c>, a cross-encoder).</summary>
-    public const string SentenceSimilarity = "sentence-similarity";
-
-    /// <summary>All tasks, for validation messages.</summary>
-    public static IReadOnlyList<string> All { get; } = [TextClassification, PairClassification, SentenceSimilarity];
-
-    /// <summary>Whether the task reads a second text.</summary>
-    public static bool IsPair(string task) => task is PairClassification or SentenceSimilarity;
-}
-
 /// <summary>
 /// The names that make an ONNX file an MlNetBert model: the <c>metadata_props</c> keys, and the graph's input and
-/// output names. The exporter writes them and <see cref="BertOnnxModel"/> reads them; format version 1.
+/// output names. <see cref="ModelCard"/> writes and reads the keys (in ONNX files and in <c>model.zip</c>'s
+/// <c>model-card.json</c> alike); format version 1.
 /// </summary>
 public static class ModelFileFormat
 {
@@ -38,6 +20,12 @@ public static class ModelFileFormat
     public const string VocabKey = "mlnetbert.vocab";
     public const string LowerCaseKey = "mlnetbert.lower_case";
     public const string CheckpointKey = "mlnetbert.checkpoint";
+    public const string CheckpointSha256Key = "mlnetbert.checkpoint_sha256";
+    public const string TextColumnKey = "mlnetbert.text_column";
+    public const string Text2ColumnKey = "mlnetbert.text2_column";
+
+    /// <summary>Training metrics: <c>mlnetbert.metric.&lt;name&gt;</c> (for example <c>mlnetbert.metric.valid_accuracy</c>).</summary>
+    public const string MetricPrefix = "mlnetbert.metric.";
     public const string FormatVersionKey = "mlnetbert.format_version";
     public const string ProjectVersionKey = "mlnetbert.project_version";
 

@@ -70,6 +70,9 @@ public sealed class BertTextEncoder : ITextEncoder
 
     public int PadId => _tokenizer.PaddingTokenId;
 
+    /// <summary>The underlying tokenizer, for code that needs sub-token offsets (<see cref="WordPieceAligner"/>).</summary>
+    internal BertTokenizer Tokenizer => _tokenizer;
+
     /// <summary>Loads a WordPiece vocabulary (<c>vocab.txt</c>, one token a line).</summary>
     public static BertTextEncoder FromVocabFile(string vocabPath, bool lowerCase)
     {

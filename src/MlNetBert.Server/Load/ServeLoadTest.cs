@@ -18,8 +18,15 @@ namespace MlNetBert.Serving.Load;
 /// process, as in <see cref="ServeLoadTest.MeasureAsync"/>. Unlike wall time, it hardly moves when other programs
 /// compete for the processors, so it compares configurations fairly on a busy machine.
 /// </param>
-public sealed record LoadTestResult(int Requests, int Errors, string? FirstError, TimeSpan Elapsed, IReadOnlyList<TimeSpan> Latencies, TimeSpan CpuTime)
+/// <param name="Malformed">Of <paramref name="Requests"/>, how many were malformed on purpose (each must get a 4xx problem-details body, or it is an error).</param>
+/// <param name="WorkingSetAfterWarmup">This process's working set in bytes after the warm-up requests and a full GC (0: not measured).</param>
+/// <param name="WorkingSetAfterRun">The same after the measured requests (0: not measured).</param>
+public sealed record LoadTestResult(int Requests, int Errors, string? FirstError, TimeSpan Elapsed, IReadOnlyList<TimeSpan> Latencies, TimeSpan CpuTime,
+    int Malformed = 0, long WorkingSetAfterWarmup = 0, long WorkingSetAfterRun = 0)
 {
+    /// <summary>Working-set growth over the measured run, as a fraction of the size after warm-up (0 when not measured).</summary>
+    public double WorkingSetGrowth => WorkingSetAfterWarmup == 0 ? 0 : (WorkingSetAfterRun - WorkingSetAfterWarmup) / (double)WorkingSetAfterWarmup;
+
     /// <summary>Answered requests per second of wall time.</summary>
     public double RequestsPerSecond => Requests / Elapsed.TotalSeconds;
 
@@ -92,21 +99,41 @@ public static class ServeLoadTest
         return bodies;
     }
 
+    /// <summary>
+    /// Bodies that a one-text model must refuse with a 4xx problem-details body: broken JSON, a wrong type, a missing
+    /// field, an empty list, an input without text.
+    /// </summary>
+    public static IReadOnlyList<string> MalformedBodies { get; } =
+    [
+        "{\"inputs\": [\"unclosed\"",
+        "{\"inputs\": 5}",
+        "{\"texts\": [\"a\"]}",
+        "{\"inputs\": []}",
+        "{\"inputs\": [{\"txt\": \"a\"}]}",
+    ];
+
     /// <summary>Sends <paramref name="requests"/> requests, <paramref name="concurrency"/> at a time, cycling through <paramref name="bodies"/>.</summary>
     /// <param name="client">The client to send with (its handler should allow <paramref name="concurrency"/> connections).</param>
     /// <param name="predictUri">The server's <c>/v1/predict</c> address.</param>
     /// <param name="bodies">JSON request bodies (see <see cref="Bodies"/>).</param>
     /// <param name="requests">Requests in all.</param>
     /// <param name="concurrency">Requests in flight at once.</param>
+    /// <param name="malformedEvery">
+    /// Every this many requests, send one of <see cref="MalformedBodies"/> instead, which counts as answered only if
+    /// it gets a 4xx <c>application/problem+json</c> body with a <c>code</c> (0, the default: none).
+    /// </param>
     /// <param name="cancellation">Stops the run early.</param>
     public static async Task<LoadTestResult> RunAsync(HttpClient client, Uri predictUri, IReadOnlyList<string> bodies, int requests, int concurrency,
-        CancellationToken cancellation = default)
+        int malformedEvery = 0, CancellationToken cancellation = default)
     {
         ArgumentNullException.ThrowIfNull(client);
         ArgumentOutOfRangeException.ThrowIfLessThan(bodies.Count, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(requests, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(concurrency, 1);
+        ArgumentOutOfRangeException.ThrowIfNegative(malformedEvery);
         var payloads = bodies.Select(Encoding.UTF8.GetBytes).ToArray();
+        var malformed = MalformedBodies.Select(Encoding.UTF8.GetBytes).ToArray();
+        int malformedSent = 0;
         var latencies = new TimeSpan[requests];
         int sent = -1, errors = 0;
         string? firstError = null;
@@ -119,7 +146,8 @@ public static class ServeLoadTest
             int i;
             while ((i = Interlocked.Increment(ref sent)) < requests)
             {
-                using var content = new ByteArrayContent(payloads[i % payloads.Length]);
+                bool bad = malformedEvery > 0 && i % malformedEvery == malformedEvery - 1;
+                using var content = new ByteArrayContent(bad ? malformed[i / malformedEvery % malformed.Length] : payloads[i % payloads.Length]);
                 content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
                 long started = Stopwatch.GetTimestamp();
                 string? error = null;
@@ -127,8 +155,17 @@ public static class ServeLoadTest
                 {
                     using var response = await client.PostAsync(predictUri, content, cancellation);
                     string body = await response.Content.ReadAsStringAsync(cancellation);
-                    if (response.StatusCode != System.Net.HttpStatusCode.OK)
+                    if (bad)
+                    {
+                        Interlocked.Increment(ref malformedSent);
+                        if ((int)response.StatusCode is < 400 or >= 500 || response.Content.Headers.ContentType?.MediaType != "application/problem+json"
+                            || !body.Contains("\"code\":", StringComparison.Ordinal))
+                            error = $"malformed request answered {(int)response.StatusCode} {response.Content.Headers.ContentType}: {body}";
+                    }
+                    else if (response.StatusCode != System.Net.HttpStatusCode.OK)
+                    {
                         error = $"{(int)response.StatusCode}: {body}";
+                    }
                 }
                 catch (HttpRequestException ex)
                 {
@@ -149,15 +186,17 @@ public static class ServeLoadTest
         self.Refresh();
         var cpu = self.TotalProcessorTime - cpuBefore;
         Array.Sort(latencies);
-        return new LoadTestResult(requests, errors, firstError, elapsed, latencies, cpu);
+        return new LoadTestResult(requests, errors, firstError, elapsed, latencies, cpu, malformedSent);
     }
 
     /// <summary>
     /// Hosts a server with <paramref name="options"/> on a free loopback port, waits until it is ready, sends
-    /// <paramref name="warmupRequests"/> unmeasured requests, then measures <paramref name="requests"/> more, and stops it.
+    /// <paramref name="warmupRequests"/> unmeasured requests, then measures <paramref name="requests"/> more (one in
+    /// <paramref name="malformedEvery"/> malformed, if not 0), and stops it. The result carries the process's working
+    /// set after the warm-up and after the run, each after a full GC.
     /// </summary>
     public static async Task<LoadTestResult> MeasureAsync(ServerOptions options, IReadOnlyList<string> bodies, int requests, int concurrency,
-        int warmupRequests, CancellationToken cancellation = default)
+        int warmupRequests, int malformedEvery = 0, CancellationToken cancellation = default)
     {
         ArgumentNullException.ThrowIfNull(options);
         await using var app = ServerApp.Build(options with { Urls = "http://127.0.0.1:0" }, ["--Logging:LogLevel:Default=Warning"]);
@@ -169,13 +208,29 @@ public static class ServeLoadTest
             await WaitUntilReadyAsync(client, baseUri, TimeSpan.FromMinutes(1), cancellation);
             var predict = new Uri(baseUri, ServerApp.PredictRoute);
             if (warmupRequests > 0)
-                await RunAsync(client, predict, bodies, warmupRequests, concurrency, cancellation);
-            return await RunAsync(client, predict, bodies, requests, concurrency, cancellation);
+                await RunAsync(client, predict, bodies, warmupRequests, concurrency, malformedEvery, cancellation);
+            long warm = WorkingSet();
+            var result = await RunAsync(client, predict, bodies, requests, concurrency, malformedEvery, cancellation);
+            return result with { WorkingSetAfterWarmup = warm, WorkingSetAfterRun = WorkingSet() };
         }
         finally
         {
             await app.StopAsync(CancellationToken.None);
         }
+    }
+
+    /// <summary>
+    /// This process's working set in bytes, after a full GC, so that growth means memory the server keeps (ML.NET
+    /// issue 7219 is the failure this watches for: memory climbing under load until out of memory).
+    /// </summary>
+    public static long WorkingSet()
+    {
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
+        using var self = Process.GetCurrentProcess();
+        self.Refresh();
+        return self.WorkingSet64;
     }
 
     /// <summary>A client that keeps up to <paramref name="connections"/> connections open to one server.</summary>

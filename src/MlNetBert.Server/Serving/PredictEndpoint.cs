@@ -2,17 +2,20 @@ using System.Buffers;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Http.HttpResults;
 using MlNetBert.Inference;
 
 namespace MlNetBert.Serving;
 
 /// <summary>
-/// <c>POST /v1/predict</c>: checks the request in the order a client would fix it (content type, size, JSON, fields,
-/// limits), then predicts through the <see cref="IPredictionRunner"/> and writes one output per input, in order.
+/// <c>POST /v1/predict</c> and <c>POST /v1/models/{name}/predict</c>: checks the request in the order a client would
+/// fix it (content type, size, JSON, fields, limits), then predicts through the model's <see cref="IPredictionRunner"/>
+/// and answers one output per input, in order. The body is read by hand, not bound, so that each mistake gets its own
+/// error code; the response is typed (<see cref="PredictResponse"/>), and the OpenAPI document is generated from it.
 /// </summary>
-internal sealed class PredictEndpoint(ServedModel served, IPredictionRunner runner, ServerOptions options)
+internal sealed class PredictEndpoint(ServerOptions options)
 {
-    public async Task HandleAsync(HttpContext context)
+    public async Task<Ok<PredictResponse>> HandleAsync(HttpContext context, ModelEntry target)
     {
         if (!context.Request.HasJsonContentType())
         {
@@ -24,45 +27,39 @@ internal sealed class PredictEndpoint(ServedModel served, IPredictionRunner runn
         try
         {
             using var document = JsonDocument.Parse(body);
-            request = PredictRequest.Read(document.RootElement, served.IsPair, options);
+            request = PredictRequest.Read(document.RootElement, target.Served.IsPair, options);
         }
         catch (JsonException ex)
         {
             throw new ApiException(ErrorCodes.MalformedJson, $"the body is not valid JSON: {ex.Message}");
         }
 
-        var predictions = await runner.PredictAsync(request.Texts, request.Texts2, context.RequestAborted);
-        await JsonResponse.WriteAsync(context, StatusCodes.Status200OK, json => WriteOutputs(json, request, predictions));
+        var predictions = await target.Runner.PredictAsync(request.Texts, request.Texts2, context.RequestAborted);
+        return TypedResults.Ok(new PredictResponse(target.Served.Identity, Outputs(target.Served, request, predictions)));
     }
 
-    private void WriteOutputs(Utf8JsonWriter json, PredictRequest request, IReadOnlyList<Prediction> predictions)
+    private static PredictionOutput[] Outputs(ServedModel served, PredictRequest request, IReadOnlyList<Prediction> predictions)
     {
-        json.WriteStartObject();
-        served.WriteIdentity(json);
-        json.WriteStartArray("outputs");
         var labels = served.Model.Labels;
-        for (int i = 0; i < predictions.Count; i++)
+        var outputs = new PredictionOutput[predictions.Count];
+        for (int i = 0; i < outputs.Length; i++)
         {
             var p = predictions[i];
-            json.WriteStartObject();
+            bool? truncated = request.Truncated[i] ? true : null;
             if (p.Score is float score)
             {
-                json.WriteNumber("score", score);
+                outputs[i] = new SimilarityOutput(score) { Truncated = truncated };
             }
             else
             {
-                json.WriteString("label", p.Label);
-                json.WriteStartObject("probabilities");
+                // Written in the model's label order, which the dictionary keeps as it only ever grows.
+                var probabilities = new Dictionary<string, float>(labels.Count, StringComparer.Ordinal);
                 for (int j = 0; j < labels.Count; j++)
-                    json.WriteNumber(labels[j], p.Probabilities![j]);
-                json.WriteEndObject();
+                    probabilities[labels[j]] = p.Probabilities![j];
+                outputs[i] = new ClassificationOutput(p.Label!, probabilities) { Truncated = truncated };
             }
-            if (request.Truncated[i])
-                json.WriteBoolean("truncated", true);
-            json.WriteEndObject();
         }
-        json.WriteEndArray();
-        json.WriteEndObject();
+        return outputs;
     }
 
     private async Task<ReadOnlyMemory<byte>> ReadBodyAsync(HttpContext context)

@@ -25,6 +25,7 @@ internal interface IPredictionRunner : IAsyncDisposable, IDisposable
 internal sealed class MicroBatcher : IPredictionRunner
 {
     private readonly BertOnnxModel _model;
+    private readonly string _name;
     private readonly ServerMetrics _metrics;
     private readonly ILogger _logger;
     private readonly int _maxBatch;
@@ -33,9 +34,10 @@ internal sealed class MicroBatcher : IPredictionRunner
     private readonly Channel<Pending> _queue = Channel.CreateUnbounded<Pending>();
     private readonly Task[] _workers;
 
-    public MicroBatcher(BertOnnxModel model, ServerOptions options, ServerMetrics metrics, ILogger logger)
+    public MicroBatcher(BertOnnxModel model, string name, ServerOptions options, ServerMetrics metrics, ILogger logger)
     {
         _model = model;
+        _name = name;
         _metrics = metrics;
         _logger = logger;
         _maxBatch = options.MaxBatchSize;
@@ -146,7 +148,7 @@ internal sealed class MicroBatcher : IPredictionRunner
         try
         {
             var predictions = _model.PredictBatch(texts, texts2, _runSize);
-            _metrics.RecordBatch(texts.Length);
+            _metrics.RecordBatch(_name, texts.Length);
             int offset = 0;
             foreach (var p in live)
             {
@@ -173,7 +175,7 @@ internal sealed class MicroBatcher : IPredictionRunner
 /// No batching: each request is one <see cref="BertOnnxModel.PredictBatch"/> call, at most one per processor at a
 /// time (the same parallelism as <see cref="MicroBatcher"/>'s workers, so the two modes differ only in batching).
 /// </summary>
-internal sealed class DirectRunner(BertOnnxModel model, ServerMetrics metrics, int maxBatch) : IPredictionRunner
+internal sealed class DirectRunner(BertOnnxModel model, string name, ServerMetrics metrics, int maxBatch) : IPredictionRunner
 {
     private readonly SemaphoreSlim _gate = new(Environment.ProcessorCount);
 
@@ -188,21 +190,36 @@ internal sealed class DirectRunner(BertOnnxModel model, ServerMetrics metrics, i
         {
             metrics.Dequeued();
         }
+        Task<IReadOnlyList<Prediction>> call;
         try
         {
             // On a thread of its own, as in MicroBatcher, so blocked model calls never hold the thread pool.
-            var predictions = await Task.Factory.StartNew(() => model.PredictBatch(texts, texts2, maxBatch),
-                CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
-            metrics.RecordBatch(texts.Length);
-            return predictions;
+            call = Task.Factory.StartNew(() =>
+            {
+                var predictions = model.PredictBatch(texts, texts2, maxBatch);
+                metrics.RecordBatch(name, texts.Length);
+                return predictions;
+            }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
         }
-        finally
+        catch
         {
             _gate.Release();
+            throw;
         }
+        // The slot frees when the model call ends, not when the request does: a request that timed out or whose
+        // client left stops waiting at once, but its call still occupies a processor until it finishes.
+        _ = call.ContinueWith(static (_, gate) => ((SemaphoreSlim)gate!).Release(), _gate, CancellationToken.None,
+            TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        return await call.WaitAsync(cancellation);
     }
 
-    public void Dispose() => _gate.Dispose();
+    public void Dispose()
+    {
+        // Take every slot first: a call that outlived its request must finish before the model it runs is freed.
+        for (int i = 0; i < Environment.ProcessorCount; i++)
+            _gate.Wait();
+        _gate.Dispose();
+    }
 
     public ValueTask DisposeAsync()
     {

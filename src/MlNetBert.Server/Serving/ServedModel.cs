@@ -1,13 +1,12 @@
 using System.Globalization;
 using System.Security.Cryptography;
-using System.Text.Json;
 using MlNetBert.Inference;
 
 namespace MlNetBert.Serving;
 
 /// <summary>
 /// The model a server answers with, and how it names it: <see cref="Name"/> (the file name, or
-/// <see cref="ServerOptions.ModelName"/>) and <see cref="Version"/>, the first 12 hex digits of the file's SHA-256,
+/// the name given with <c>--model name=path</c>) and <see cref="Version"/>, the first 12 hex digits of the file's SHA-256,
 /// so a client can tell when the model behind a name changed.
 /// </summary>
 internal sealed class ServedModel : IDisposable
@@ -28,12 +27,12 @@ internal sealed class ServedModel : IDisposable
 
     public string Version { get; }
 
-    public bool IsPair => BertTasks.IsPair(Model.Task);
+    public bool IsPair => Model.TaskDefinition.ReadsPair;
 
     /// <summary>Loads the model; <see cref="BadInputException"/> names the file when it is missing or not an MlNetBert model.</summary>
-    public static ServedModel Load(ServerOptions options, Action<string> log)
+    public static ServedModel Load(ModelSource source, ServerOptions options, Action<string> log)
     {
-        string path = ResolveModelFile(options.ModelPath);
+        string path = ResolveModelFile(source.Path);
         var model = BertOnnxModel.Load(path, new BertOnnxOptions { Provider = options.Provider, IntraOpThreads = options.Threads, Log = log });
         try
         {
@@ -41,9 +40,9 @@ internal sealed class ServedModel : IDisposable
             using (var file = File.OpenRead(path))
                 version = Convert.ToHexStringLower(SHA256.HashData(file))[..12];
             // A run folder serves under the folder's name rather than "model".
-            string name = options.ModelName ?? (path == options.ModelPath
+            string name = source.Name ?? (path == source.Path
                 ? Path.GetFileNameWithoutExtension(path)
-                : Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(options.ModelPath))));
+                : Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(source.Path))));
             return new ServedModel(model, name, version);
         }
         catch
@@ -75,57 +74,27 @@ internal sealed class ServedModel : IDisposable
     }
 
     /// <summary>The <c>{"name", "version", "task"}</c> object every prediction response starts with.</summary>
-    public void WriteIdentity(Utf8JsonWriter json)
-    {
-        json.WriteStartObject("model");
-        json.WriteString("name", Name);
-        json.WriteString("version", Version);
-        json.WriteString("task", Model.Task);
-        json.WriteEndObject();
-    }
+    public ModelIdentity Identity => new(Name, Version, Model.Task);
 
     /// <summary>The model card at <c>GET /v1/model</c>: what a client needs to call the model and judge it.</summary>
-    public void WriteCard(Utf8JsonWriter json, ServerOptions options)
+    public ModelCard Card(ServerOptions options)
     {
         var meta = Model.Metadata;
-        json.WriteStartObject();
-        json.WriteString("name", Name);
-        json.WriteString("version", Version);
-        json.WriteString("task", Model.Task);
-        json.WriteBoolean("pair", IsPair);
-        json.WriteStartArray("labels");
-        foreach (var label in Model.Labels)
-            json.WriteStringValue(label);
-        json.WriteEndArray();
-        json.WriteNumber("max_length", Model.MaxLength);
-        json.WriteString("checkpoint", Model.Checkpoint);
-        json.WriteString("pooling", meta.GetValueOrDefault(ModelFileFormat.PoolingKey) ?? "");
-        json.WriteStartObject("metrics");
+        var metrics = new Dictionary<string, object>(StringComparer.Ordinal);
         foreach (var (key, value) in meta.Where(kv => kv.Key.StartsWith(MetricPrefix, StringComparison.Ordinal)))
         {
-            string metric = key[MetricPrefix.Length..];
             // Metrics are stored as invariant-culture text; numbers go out as JSON numbers, anything else as text.
-            if (double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out double number) && double.IsFinite(number))
-                json.WriteNumber(metric, number);
-            else
-                json.WriteString(metric, value);
+            metrics[key[MetricPrefix.Length..]] = double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out double number) && double.IsFinite(number)
+                ? number
+                : value;
         }
-        json.WriteEndObject();
-        json.WriteString("project_version", meta.GetValueOrDefault(ModelFileFormat.ProjectVersionKey) ?? "");
-        json.WriteString("format_version", meta.GetValueOrDefault(ModelFileFormat.FormatVersionKey) ?? "");
-        json.WriteString("execution_provider", Model.ExecutionProvider);
-        json.WriteStartObject("limits");
-        json.WriteNumber("max_inputs", options.MaxInputs);
-        json.WriteNumber("max_text_chars", options.MaxTextChars);
-        json.WriteString("long_text", options.LongText == LongTextPolicy.Reject ? "reject" : "truncate");
-        json.WriteNumber("max_body_bytes", options.MaxBodyBytes);
-        json.WriteEndObject();
-        json.WriteStartObject("batching");
-        json.WriteBoolean("enabled", options.Batching);
-        json.WriteNumber("max_batch_size", options.MaxBatchSize);
-        json.WriteNumber("max_wait_ms", options.MaxWaitMs);
-        json.WriteEndObject();
-        json.WriteEndObject();
+        return new ModelCard(Name, Version, Model.Task, IsPair, [.. Model.Labels], Model.MaxLength, Model.Checkpoint,
+            meta.GetValueOrDefault(ModelFileFormat.PoolingKey) ?? "", metrics,
+            meta.GetValueOrDefault(ModelFileFormat.ProjectVersionKey) ?? "", meta.GetValueOrDefault(ModelFileFormat.FormatVersionKey) ?? "",
+            Model.ExecutionProvider,
+            new ModelLimits(options.MaxInputs, options.MaxTextChars, options.LongText == LongTextPolicy.Reject ? "reject" : "truncate", options.MaxBodyBytes),
+            new BatchingSettings(options.Batching, options.MaxBatchSize, options.MaxWaitMs),
+            $"/v1/models/{Uri.EscapeDataString(Name)}/predict");
     }
 
     public void Dispose() => Model.Dispose();

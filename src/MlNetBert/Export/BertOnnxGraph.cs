@@ -18,7 +18,7 @@ internal sealed partial class BertOnnxGraph(BertConfig config, IReadOnlyDictiona
     private readonly OnnxGraphBuilder _g = new("mlnetbert");
     private readonly int _hidden = config.HiddenSize;
 
-    public GraphProto Build(BertHeadSpec head, int outputs)
+    public GraphProto Build(Tasks.TrainingTask task, ModelCard card, int outputs)
     {
         foreach (var input in new[] { ModelFileFormat.InputIds, ModelFileFormat.AttentionMask, ModelFileFormat.TokenTypeIds })
             _g.Input(input, Int64Type, "batch", "sequence");
@@ -28,7 +28,7 @@ internal sealed partial class BertOnnxGraph(BertConfig config, IReadOnlyDictiona
         var states = new List<string> { x };
         // With [CLS] pooling the head reads one position, so the last layer needs only that row's query, residual
         // and feed-forward (keys and values still come from every position). Hidden-state outputs need them all.
-        bool clsOnly = head.Pooling == "cls" && !hiddenStates;
+        bool clsOnly = card.Pooling == ModelCard.PoolingCls && !hiddenStates;
         for (int i = 0; i < config.NumHiddenLayers; i++)
         {
             bool lastClsOnly = clsOnly && i == config.NumHiddenLayers - 1;
@@ -37,23 +37,11 @@ internal sealed partial class BertOnnxGraph(BertConfig config, IReadOnlyDictiona
             states.Add(x);
         }
 
-        string pooled = head.Pooling == "cls"
+        string pooled = card.Pooling == ModelCard.PoolingCls
             ? _g.Node("Gather", [x, Shared("const.zero")], "pooled", Int("axis", 1))
             : MeanPool(x);
         string logits = Linear(pooled, "classifier", ModelFileFormat.Logits);
-        if (head.Task == BertTasks.SentenceSimilarity)
-        {
-            string first = _g.Node("Gather", [logits, Shared("const.zero")], "similarity.logit", Int("axis", 1));
-            string scaled = _g.Node("Mul", [first, _g.Scalar("similarity.score_scale", head.ScoreScale)], "similarity.scaled");
-            _g.Node("Add", [scaled, _g.Scalar("similarity.score_offset", head.ScoreOffset)], ModelFileFormat.Score);
-            _g.Output(ModelFileFormat.Score, FloatType, "batch");
-        }
-        else
-        {
-            _g.Node("Softmax", [logits], ModelFileFormat.Probabilities, Int("axis", -1));
-            _g.Output(ModelFileFormat.Logits, FloatType, "batch", (long)outputs);
-            _g.Output(ModelFileFormat.Probabilities, FloatType, "batch", (long)outputs);
-        }
+        task.WriteOnnxHead(_g, logits, outputs, card, Shared);
         if (hiddenStates)
             for (int i = 0; i < states.Count; i++)
                 _g.Output(states[i], FloatType, "batch", "sequence", (long)_hidden);

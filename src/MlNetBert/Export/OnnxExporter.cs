@@ -1,9 +1,9 @@
 using System.Globalization;
-using System.Reflection;
 using System.Text.Json;
 using Google.Protobuf;
 using MlNetBert.Checkpoints;
 using MlNetBert.Inference;
+using MlNetBert.Tasks;
 using Onnx;
 
 namespace MlNetBert.Export;
@@ -22,8 +22,9 @@ namespace MlNetBert.Export;
 /// </remarks>
 /// <example>
 /// <code>
-/// OnnxExporter.Export(checkpoint.Config, tensors, head, File.ReadAllText(checkpoint.VocabPath), "model.onnx",
-///     new Dictionary&lt;string, string&gt; { ["mlnetbert.metrics.accuracy"] = "0.898" });
+/// var card = new ModelCard { Task = ClassificationTask.TextName, Labels = ["negative", "positive"], Checkpoint = "minilm-l6" };
+/// OnnxExporter.Export(checkpoint.Config, tensors, card, File.ReadAllText(checkpoint.VocabPath), "model.onnx",
+///     new Dictionary&lt;string, string&gt; { ["run.seed"] = "42" });
 /// </code>
 /// </example>
 public static class OnnxExporter
@@ -40,30 +41,28 @@ public static class OnnxExporter
     /// <param name="config">The encoder's architecture.</param>
     /// <param name="tensors">Encoder tensors with HuggingFace names (as BertModel's state_dict; <c>pooler.*</c> optional
     /// and unused) plus <c>classifier.weight</c> [outputs, hidden] and <c>classifier.bias</c> [outputs].</param>
-    /// <param name="head">Task, pooling, labels and tokenizer settings.</param>
+    /// <param name="card">The model card: task, pooling, labels, tokenizer settings, provenance, training metrics.</param>
     /// <param name="vocabText">The checkpoint's whole <c>vocab.txt</c>; stored in the file so it needs nothing beside it.</param>
     /// <param name="outputPath">Where to write the <c>.onnx</c> file.</param>
-    /// <param name="extraMetadata">More metadata (training metrics, run settings); keys must not clash with the standard ones.</param>
+    /// <param name="extraMetadata">More metadata (run settings); keys must not clash with the card's.</param>
     /// <param name="options">Export choices; default: no hidden-state outputs.</param>
     /// <exception cref="BadInputException">A tensor is missing or misshapen, or the head does not fit the tensors.</exception>
-    public static void Export(BertConfig config, IReadOnlyDictionary<string, TensorData> tensors, BertHeadSpec head, string vocabText,
+    public static void Export(BertConfig config, IReadOnlyDictionary<string, TensorData> tensors, ModelCard card, string vocabText,
         string outputPath, IReadOnlyDictionary<string, string>? extraMetadata = null, OnnxExportOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(config);
         ArgumentNullException.ThrowIfNull(tensors);
-        ArgumentNullException.ThrowIfNull(head);
+        ArgumentNullException.ThrowIfNull(card);
         ArgumentNullException.ThrowIfNull(vocabText);
         options ??= new OnnxExportOptions();
-        var model = BuildModel(config, tensors, head, vocabText, extraMetadata, options);
+        var model = BuildModel(config, tensors, card, vocabText, extraMetadata, options);
         AtomicFile.Write(outputPath, stream => model.WriteTo(stream));
     }
 
     /// <summary>The version written to <c>mlnetbert.project_version</c> and <c>producer_version</c>.</summary>
-    public static string ProjectVersion { get; } =
-        typeof(OnnxExporter).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion
-        ?? typeof(OnnxExporter).Assembly.GetName().Version?.ToString() ?? "unknown";
+    public static string ProjectVersion => ModelCard.CurrentProjectVersion;
 
-    internal static ModelProto BuildModel(BertConfig config, IReadOnlyDictionary<string, TensorData> tensors, BertHeadSpec head,
+    internal static ModelProto BuildModel(BertConfig config, IReadOnlyDictionary<string, TensorData> tensors, ModelCard card,
         string vocabText, IReadOnlyDictionary<string, string>? extraMetadata, OnnxExportOptions options)
     {
         const string source = "export";
@@ -75,25 +74,28 @@ public static class OnnxExporter
             throw new BadInputException($"{source}: tensor 'classifier.weight' has shape {classifier.ShapeText}, expected [outputs, {config.HiddenSize}]");
         if (!classifierBias.Shape.SequenceEqual([classifier.Shape[0]]))
             throw new BadInputException($"{source}: tensor 'classifier.bias' has shape {classifierBias.ShapeText}, expected [{classifier.Shape[0]}]");
-        head.Validate((int)classifier.Shape[0], config.MaxPositionEmbeddings);
+        var task = TrainingTasks.Get(card.Task, source);
+        CheckCard(card, config.MaxPositionEmbeddings);
+        task.CheckHead(card, (int)classifier.Shape[0]);
+        card = card with { Variant = options.VariantName, ProjectVersion = ProjectVersion, Tokenizer = ModelFileFormat.WordPieceTokenizer };
         int vocabLines = CountVocabLines(vocabText);
         if (vocabLines == 0 || vocabLines > config.VocabSize)
             throw new BadInputException($"{source}: the vocabulary has {vocabLines} tokens, expected 1 to {config.VocabSize} (vocab_size)");
 
         options.Validate();
-        var graph = new BertOnnxGraph(config, tensors, options.IncludeHiddenStates, options.Optimize).Build(head, (int)classifier.Shape[0]);
+        var graph = new BertOnnxGraph(config, tensors, options.IncludeHiddenStates, options.Optimize).Build(task, card, (int)classifier.Shape[0]);
         var model = new ModelProto
         {
             IrVersion = IrVersion,
             ProducerName = "MlNetBert",
             ProducerVersion = ProjectVersion,
-            DocString = $"{head.Task} ({head.Pooling} pooling) fine-tuned from {head.CheckpointName}",
+            DocString = $"{card.Task} ({card.Pooling} pooling) fine-tuned from {card.Checkpoint}",
             Graph = graph,
         };
         model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = Opset });
         if (options.Optimize)
             model.OpsetImport.Add(new OperatorSetIdProto { Domain = BertOnnxGraph.MicrosoftDomain, Version = 1 });
-        foreach (var (key, value) in Metadata(head, vocabText, extraMetadata, options.VariantName))
+        foreach (var (key, value) in Metadata(card, vocabText, extraMetadata))
             model.MetadataProps.Add(new StringStringEntryProto { Key = key, Value = value });
         if (options.Quantize == OnnxQuantization.Int8)
             model = OnnxQuantizer.QuantizeDynamic(model);
@@ -103,33 +105,29 @@ public static class OnnxExporter
         return model;
     }
 
-    /// <summary>The metadata entries, sorted by key (ordinal) so the file is reproducible.</summary>
-    internal static SortedDictionary<string, string> Metadata(BertHeadSpec head, string vocabText, IReadOnlyDictionary<string, string>? extra, string variant)
+    /// <summary>The metadata entries (the card, the vocabulary, extras), sorted by key (ordinal) so the file is reproducible.</summary>
+    internal static SortedDictionary<string, string> Metadata(ModelCard card, string vocabText, IReadOnlyDictionary<string, string>? extra)
     {
-        var invariant = CultureInfo.InvariantCulture;
-        var metadata = new SortedDictionary<string, string>(StringComparer.Ordinal)
-        {
-            [ModelFileFormat.TaskKey] = head.Task,
-            [ModelFileFormat.LabelsKey] = JsonSerializer.Serialize(head.Labels),
-            [ModelFileFormat.PoolingKey] = head.Pooling,
-            [ModelFileFormat.ScoreScaleKey] = head.ScoreScale.ToString("R", invariant),
-            [ModelFileFormat.ScoreOffsetKey] = head.ScoreOffset.ToString("R", invariant),
-            [ModelFileFormat.MaxLengthKey] = head.MaxLength.ToString(invariant),
-            [ModelFileFormat.TokenizerKey] = ModelFileFormat.WordPieceTokenizer,
-            [ModelFileFormat.VocabKey] = vocabText,
-            [ModelFileFormat.LowerCaseKey] = head.LowerCase ? "true" : "false",
-            [ModelFileFormat.CheckpointKey] = head.CheckpointName,
-            [ModelFileFormat.FormatVersionKey] = ModelFileFormat.Version,
-            [ModelFileFormat.ProjectVersionKey] = ProjectVersion,
-            [ModelFileFormat.VariantKey] = variant,
-        };
+        var metadata = card.ToMetadata();
+        metadata[ModelFileFormat.VocabKey] = vocabText;
         foreach (var (key, value) in extra ?? new Dictionary<string, string>())
         {
             if (metadata.ContainsKey(key))
-                throw new BadInputException($"extra metadata key '{key}' clashes with a standard MlNetBert key; choose another name (for example 'mlnetbert.metrics.<name>')");
+                throw new BadInputException($"extra metadata key '{key}' clashes with a standard MlNetBert key; put training metrics in the card's Metrics, other settings under a prefix of your own (for example 'run.seed')");
             metadata[key] = value;
         }
         return metadata;
+    }
+
+    /// <summary>The card's settings that every task shares: pooling, max length, provenance.</summary>
+    private static void CheckCard(ModelCard card, int maxPositions)
+    {
+        if (card.Pooling is not (ModelCard.PoolingMean or ModelCard.PoolingCls))
+            throw new BadInputException($"head pooling '{card.Pooling}' is not supported (expected \"cls\" or \"mean\")");
+        if (card.MaxLength < 3 || card.MaxLength > maxPositions)
+            throw new BadInputException($"max length {card.MaxLength} is out of range (expected 3 to {maxPositions}, the checkpoint's max_position_embeddings)");
+        if (string.IsNullOrWhiteSpace(card.Checkpoint))
+            throw new BadInputException("head CheckpointName is empty (expected the name of the pretrained checkpoint, for example minilm-l6)");
     }
 
     private static TensorData Require(IReadOnlyDictionary<string, TensorData> tensors, string name) =>

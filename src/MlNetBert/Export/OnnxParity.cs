@@ -91,6 +91,38 @@ public sealed record VariantCheck(string Output, double MaxDifference, double Mi
 /// </summary>
 public static class OnnxParity
 {
+    /// <summary>
+    /// Encodes check rows with the tokenizer stored in <paramref name="onnxPath"/>'s own metadata, so a parity check also
+    /// catches a file whose tokenizer (vocabulary, casing, maximum length) differs from the training model's.
+    /// </summary>
+    public static List<EncodedText> EncodeWithFile(string onnxPath, IReadOnlyList<(string Text, string? Text2)> rows)
+    {
+        using var model = BertOnnxModel.Load(onnxPath);
+        return rows.Select(r => model.Encode(r.Text, r.Text2)).ToList();
+    }
+
+    /// <summary>
+    /// The one export → verify → rename sequence: <paramref name="writeAndCheck"/> writes the file to a temporary name
+    /// next to <paramref name="outputPath"/> and checks it (throwing on a mismatch); only a verified file is renamed to
+    /// <paramref name="outputPath"/>, and a failed one never stays behind.
+    /// </summary>
+    public static ParityReport WriteVerified(string outputPath, Func<string, ParityReport> writeAndCheck)
+    {
+        string full = Path.GetFullPath(outputPath);
+        string temp = Path.Combine(Path.GetDirectoryName(full)!, $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.unverified");
+        try
+        {
+            var report = writeAndCheck(temp);
+            File.Move(temp, full, overwrite: true);
+            return report;
+        }
+        finally
+        {
+            if (File.Exists(temp))
+                File.Delete(temp);
+        }
+    }
+
     /// <summary>The default tolerance on <see cref="ParityReport.MaxAbsDifference"/>.</summary>
     public const double DefaultTolerance = 1e-4;
 
@@ -144,11 +176,10 @@ public static class OnnxParity
         if (rows.Count == 0)
             throw new ArgumentException("no rows to compare", nameof(rows));
 
-        using var options = new SessionOptions();
-        using var session = new InferenceSession(onnxPath, options);
+        using var session = OnnxSessions.OpenCpu(onnxPath);
         string task = session.ModelMetadata.CustomMetadataMap.GetValueOrDefault(ModelFileFormat.TaskKey)
             ?? throw new BadInputException($"{onnxPath}: no '{ModelFileFormat.TaskKey}' metadata; not an MlNetBert export");
-        output ??= task == BertTasks.SentenceSimilarity ? ModelFileFormat.Score : ModelFileFormat.Logits;
+        output ??= InferenceTasks.Get(task, onnxPath).OutputNames[0];
         if (!session.OutputMetadata.ContainsKey(output))
             throw new ArgumentException($"{onnxPath}: no graph output '{output}' (outputs: {string.Join(", ", session.OutputMetadata.Keys)})", nameof(output));
 
@@ -191,27 +222,12 @@ public static class OnnxParity
 
     private static float[] Run(InferenceSession session, IReadOnlyList<EncodedText> rows, int start, int count, string output)
     {
-        int length = 0;
-        for (int r = 0; r < count; r++)
-            length = Math.Max(length, rows[start + r].Length);
         // Padding positions are masked out, so the padding id does not change real outputs; 0 is valid in any vocabulary.
-        var ids = new long[count * length];
-        var mask = new long[count * length];
-        var types = new long[count * length];
-        for (int r = 0; r < count; r++)
-        {
-            var row = rows[start + r];
-            for (int t = 0; t < row.Length; t++)
-            {
-                ids[r * length + t] = row.InputIds[t];
-                mask[r * length + t] = 1;
-                types[r * length + t] = row.TokenTypeIds[t];
-            }
-        }
-        long[] shape = [count, length];
-        using var idsValue = OrtValue.CreateTensorValueFromMemory(ids, shape);
-        using var maskValue = OrtValue.CreateTensorValueFromMemory(mask, shape);
-        using var typesValue = OrtValue.CreateTensorValueFromMemory(types, shape);
+        var batch = EncodedBatch.PadToLongest(rows.Skip(start).Take(count).ToList());
+        long[] shape = [count, batch.SequenceLength];
+        using var idsValue = OrtValue.CreateTensorValueFromMemory(batch.InputIds, shape);
+        using var maskValue = OrtValue.CreateTensorValueFromMemory(batch.AttentionMask, shape);
+        using var typesValue = OrtValue.CreateTensorValueFromMemory(batch.TokenTypeIds, shape);
         using var runOptions = new RunOptions();
         using var outputs = session.Run(runOptions, [ModelFileFormat.InputIds, ModelFileFormat.AttentionMask, ModelFileFormat.TokenTypeIds],
             [idsValue, maskValue, typesValue], [output]);

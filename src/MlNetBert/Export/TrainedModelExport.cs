@@ -1,4 +1,3 @@
-using System.Globalization;
 using MlNetBert.Inference;
 using MlNetBert.Tokenization;
 using MlNetBert.Training;
@@ -28,60 +27,28 @@ public static class TrainedModelExport
         ("Terrible battery life; the screen, however, is gorgeous.", "The screen is nice but the battery is bad."),
     ];
 
-    /// <summary>The head description the exporter needs, from the model's task info.</summary>
-    public static BertHeadSpec HeadSpec(BertTaskModel model) => new()
-    {
-        Task = model.Info.Task switch
-        {
-            BertTask.TextClassification => BertTasks.TextClassification,
-            BertTask.PairClassification => BertTasks.PairClassification,
-            _ => BertTasks.SentenceSimilarity,
-        },
-        Pooling = model.Info.Pooling == Modeling.Pooling.Mean ? "mean" : "cls",
-        Labels = model.Info.Labels,
-        ScoreScale = model.Info.ScoreScale,
-        ScoreOffset = model.Info.ScoreOffset,
-        MaxLength = model.Info.MaxLength,
-        CheckpointName = model.Info.Checkpoint,
-        LowerCase = model.Info.LowerCase,
-    };
-
     /// <summary>
     /// Writes <paramref name="outputPath"/> and returns the parity report; throws (and writes nothing) when the
-    /// exported graph does not reproduce TorchSharp as closely as its variant must (<see cref="VariantCheck.For"/>):
-    /// float32 logits within <paramref name="tolerance"/> and every label the same; float16 probabilities within
-    /// 1e-2; int8 labels the same on at least 97% of the rows.
+    /// exported graph does not reproduce TorchSharp as closely as the task's rule for the variant demands
+    /// (<see cref="Tasks.TrainingTask.ParityRule"/>). The check rows are tokenized by the exported file's own
+    /// tokenizer (its metadata), so a tokenizer mismatch between the two fails the check too.
     /// </summary>
     public static ParityReport Export(BertTaskModel model, string outputPath, IReadOnlyList<(string Text, string? Text2)>? checkRows = null,
         OnnxExportOptions? options = null, double tolerance = OnnxParity.DefaultTolerance)
     {
         options ??= new OnnxExportOptions();
-        bool similarity = model.Info.Task == BertTask.SentenceSimilarity;
-        var check = VariantCheck.For(options, similarity, tolerance, model.Info.ScoreScale);
-        bool pair = model.Info.Text2Column is not null || model.Info.Task != BertTask.TextClassification;
-        var rows = (checkRows is { Count: > 0 } ? checkRows : BuiltInCheckRows)
-            .Select(r => model.Encoder.Encode(r.Text, pair ? r.Text2 ?? "" : null, model.Info.MaxLength)).ToList();
-        var logits = Predictor.Logits(model.Network, rows);
-        IReadOnlyList<float[]> expected = similarity
-            ? logits.Select(l => new[] { l[0] * model.Info.ScoreScale + model.Info.ScoreOffset }).ToList()
-            : check.Output == ModelFileFormat.Probabilities ? logits.Select(Scores.Softmax).ToList() : logits;
-
-        var metadata = model.Info.Metrics.ToDictionary(
-            kv => "mlnetbert.metric." + kv.Key, kv => kv.Value.ToString("R", CultureInfo.InvariantCulture));
-        string full = Path.GetFullPath(outputPath);
-        string temp = Path.Combine(Path.GetDirectoryName(full)!, $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.unverified");
-        try
+        var card = model.Card;
+        var check = model.Task.ParityRule(options, tolerance, card);
+        int outputIndex = model.TaskDefinition.OutputNames.ToList().IndexOf(check.Output);
+        bool pair = model.TaskDefinition.ReadsPair;
+        var source = checkRows is { Count: > 0 } ? checkRows : BuiltInCheckRows;
+        return OnnxParity.WriteVerified(outputPath, temp =>
         {
-            OnnxExporter.Export(model.Config, model.ExportTensors(), HeadSpec(model), model.VocabText, temp, metadata, options);
-            var report = OnnxParity.Check(temp, rows, expected, check);
-            File.Move(temp, full, overwrite: true);
-            return report;
-        }
-        finally
-        {
-            if (File.Exists(temp))
-                File.Delete(temp);
-        }
+            OnnxExporter.Export(model.Config, model.ExportTensors(), card, model.VocabText, temp, options: options);
+            // Tokenize with the file's own encoder, then run TorchSharp on exactly those ids.
+            var rows = OnnxParity.EncodeWithFile(temp, source.Select(r => (r.Text, pair ? r.Text2 ?? "" : null)).ToList());
+            var expected = Predictor.Logits(model.Network, rows).Select(l => model.Task.GraphOutputs(l, card)[outputIndex]).ToList();
+            return OnnxParity.Check(temp, rows, expected, check);
+        });
     }
-
 }

@@ -1,4 +1,5 @@
 using Microsoft.ML;
+using MlNetBert.Tasks;
 using MlNetBert.Training;
 
 namespace MlNetBert.MlNet;
@@ -22,7 +23,8 @@ public static class BertCatalog
     public static BertEstimator BertTextClassification(this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog, BertTrainingOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(catalog);
-        return new(options ?? new BertTrainingOptions(), similarity: false);
+        options ??= new BertTrainingOptions();
+        return new(options, options.Text2ColumnName is null ? ClassificationTraining.Text : ClassificationTraining.Pair);
     }
 
     /// <summary>
@@ -35,7 +37,7 @@ public static class BertCatalog
         ArgumentNullException.ThrowIfNull(options);
         if (options.Text2ColumnName is null)
             throw new BadInputException("sentence similarity needs two text columns: set Text2ColumnName");
-        return new BertEstimator(options, similarity: true);
+        return new BertEstimator(options, SentenceSimilarityTraining.Instance);
     }
 
     /// <summary>

@@ -1,6 +1,8 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using MlNetBert.Checkpoints;
+using MlNetBert.Inference;
+using MlNetBert.Tasks;
 using MlNetBert.Modeling;
 using MlNetBert.Tokenization;
 using MlNetBert.Training;
@@ -17,15 +19,15 @@ public sealed class BertEstimator : IEstimator<BertTransformer>
 {
     private readonly BertTrainingOptions _options;
 
-    internal BertEstimator(BertTrainingOptions options, bool similarity)
+    internal BertEstimator(BertTrainingOptions options, TrainingTask task)
     {
         options.Validate();
         _options = options;
-        Task = similarity ? BertTask.SentenceSimilarity
-            : options.Text2ColumnName is null ? BertTask.TextClassification : BertTask.PairClassification;
+        Task = task;
     }
 
-    public BertTask Task { get; }
+    /// <summary>The task trained: its label, head, loss and output columns.</summary>
+    public TrainingTask Task { get; }
 
     public BertTrainingOptions Options => _options;
 
@@ -37,17 +39,9 @@ public sealed class BertEstimator : IEstimator<BertTransformer>
             CheckText(inputSchema, text2, "Text2ColumnName");
         if (!MlNetSchema.TryFind(inputSchema, _options.LabelColumnName, out var label))
             throw new BadInputException($"label column '{_options.LabelColumnName}' not found in the input (columns: {string.Join(", ", inputSchema.Select(c => c.Name))})");
-        if (Task == BertTask.SentenceSimilarity)
-        {
-            if (label.Kind != SchemaShape.Column.VectorKind.Scalar || label.ItemType != NumberDataViewType.Single)
-                throw new BadInputException($"label column '{label.Name}' must be Single (a similarity score), found {Describe(label)}");
-        }
-        else if (!label.IsKey || label.Kind != SchemaShape.Column.VectorKind.Scalar)
-        {
-            throw new BadInputException($"label column '{label.Name}' must be a key type, found {Describe(label)}: add mlContext.Transforms.Conversion.MapValueToKey(\"{label.Name}\") before the trainer");
-        }
+        Task.CheckLabelColumn(label);
         var builder = new DataViewSchema.Builder();
-        BertTransformer.AddOutputColumns(builder, Task, _options, labelCount: 2, labelNames: null);
+        Task.AddOutputColumns(builder, _options.ScoreColumnName, _options.PredictedLabelColumnName, ["0", "1"]);
         return MlNetSchema.Append(inputSchema, builder.ToSchema());
     }
 
@@ -57,54 +51,38 @@ public sealed class BertEstimator : IEstimator<BertTransformer>
         GetOutputSchema(MlNetSchema.ShapeOf(input.Schema));
         var checkpoint = new CheckpointStore().Resolve(_options.Checkpoint);
         var encoder = checkpoint.CreateEncoder();
-        string[] labelNames = Task == BertTask.SentenceSimilarity ? [] : MlNetSchema.KeyNames(input.Schema[_options.LabelColumnName]);
+        string[] keyNames = KeyNames(input);
 
         var train = ReadRows(input, "training data");
         if (train.Count == 0)
             throw new BadInputException("the training data has no rows");
-        List<DataRow>? validRows = null;
+        var card = Task.FitLabels(new ModelCard
+        {
+            Task = Task.Name,
+            Pooling = _options.Pooling.ToName(),
+            MaxLength = _options.MaxSequenceLength,
+            Checkpoint = checkpoint.Name,
+            CheckpointSha256 = checkpoint.Sha256,
+            LowerCase = checkpoint.LowerCase,
+            TextColumn = _options.TextColumnName,
+            Text2Column = _options.Text2ColumnName,
+        }, keyNames, train.Select(r => r.Label).ToList(), _options.LabelColumnName);
+
+        List<TrainingExample> Examples(List<DataRow> rows, string[] names, string what) => rows.Select(r =>
+        {
+            var target = Task.Target(r.Label, names, card, $"{what}, row {r.Index + 1}", _options.LabelColumnName);
+            return new TrainingExample(encoder.Encode(r.Text, r.Text2, _options.MaxSequenceLength), target.Label, target.Value);
+        }).ToList();
+        var trainExamples = Examples(train, keyNames, "training data");
+        List<TrainingExample>? validExamples = null;
         if (_options.ValidationSet is { } validSet)
         {
-            var shape = MlNetSchema.ShapeOf(validSet.Schema);
-            GetOutputSchema(shape);
-            validRows = ReadRows(validSet, "validation data");
-            if (Task != BertTask.SentenceSimilarity)
-            {
-                var validNames = MlNetSchema.KeyNames(validSet.Schema[_options.LabelColumnName]);
-                foreach (var row in validRows)
-                {
-                    string name = row.Label >= 1 && row.Label <= validNames.Length ? validNames[row.Label - 1] : row.Label.ToString(System.Globalization.CultureInfo.InvariantCulture);
-                    if (Array.IndexOf(labelNames, name) < 0)
-                        throw new BadInputException($"validation data, row {row.Index + 1}: label '{name}' in column '{_options.LabelColumnName}' does not occur in the training data (known: {string.Join(", ", labelNames)})");
-                }
-            }
+            GetOutputSchema(MlNetSchema.ShapeOf(validSet.Schema));
+            validExamples = Examples(ReadRows(validSet, "validation data"), KeyNames(validSet), "validation data");
         }
-
-        float offset = 0, scale = 1;
-        if (Task == BertTask.SentenceSimilarity)
-        {
-            offset = train.Min(r => r.Score);
-            scale = Math.Max(1e-6f, train.Max(r => r.Score) - offset);
-        }
-        else
-        {
-            var bad = train.FirstOrDefault(r => r.Label == 0);
-            if (bad is not null)
-                throw new BadInputException($"training data, row {bad.Index + 1}: column '{_options.LabelColumnName}' has a missing label");
-            if (labelNames.Length < 2 || train.Select(r => r.Label).Distinct().Count() < 2)
-                throw new BadInputException($"training data: fewer than two distinct labels in column '{_options.LabelColumnName}' (found: {string.Join(", ", train.Select(r => r.Label).Distinct().Select(l => labelNames.ElementAtOrDefault((int)l - 1)))})");
-        }
-
-        TrainingExample ToExample(DataRow r, string[]? names) => new(
-            encoder.Encode(r.Text, r.Text2, _options.MaxSequenceLength),
-            names is null ? (int)r.Label - 1 : Array.IndexOf(labelNames, names[r.Label - 1]),
-            (r.Score - offset) / scale);
-        var trainExamples = train.Select(r => ToExample(r, null)).ToList();
-        var validNamesForMap = _options.ValidationSet is { } vs && Task != BertTask.SentenceSimilarity ? MlNetSchema.KeyNames(vs.Schema[_options.LabelColumnName]) : null;
-        var validExamples = validRows?.Select(r => ToExample(r, validNamesForMap)).ToList();
 
         manual_seed(_options.Seed);
-        var network = new BertClassifier(checkpoint.Config, Task == BertTask.SentenceSimilarity ? 1 : labelNames.Length, _options.Pooling);
+        var network = new BertClassifier(checkpoint.Config, Task.HeadOutputs(card), _options.Pooling);
         network.Bert.LoadWeights(checkpoint.LoadTensors(), checkpoint.WeightsPath);
         if (_options.ReinitializeTopLayers > 0)
         {
@@ -122,26 +100,13 @@ public sealed class BertEstimator : IEstimator<BertTransformer>
         var bestRecord = history.Epochs.FirstOrDefault(e => e.Epoch == history.BestEpoch);
         if (bestRecord?.ValidationMetric is double m)
             metrics["valid_" + history.ValidationMetricName] = m;
-        var info = new BertTaskInfo
-        {
-            Task = Task,
-            Labels = labelNames,
-            Pooling = _options.Pooling,
-            ScoreScale = scale,
-            ScoreOffset = offset,
-            MaxLength = _options.MaxSequenceLength,
-            Checkpoint = checkpoint.Name,
-            CheckpointSha256 = checkpoint.Sha256,
-            LowerCase = checkpoint.LowerCase,
-            TextColumn = _options.TextColumnName,
-            Text2Column = _options.Text2ColumnName,
-            Metrics = metrics,
-        };
-        var model = new BertTaskModel(network, info, checkpoint.Config, File.ReadAllText(checkpoint.VocabPath)) { History = history };
+        var model = new BertTaskModel(network, card with { Metrics = metrics }, checkpoint.Config, File.ReadAllText(checkpoint.VocabPath)) { History = history };
         return new BertTransformer(model, _options);
     }
 
-    private sealed record DataRow(long Index, string Text, string? Text2, uint Label, float Score);
+    private string[] KeyNames(IDataView data) => Task.KeyLabel ? MlNetSchema.KeyNames(data.Schema[_options.LabelColumnName]) : [];
+
+    private sealed record DataRow(long Index, string Text, string? Text2, LabelValue Label);
 
     private List<DataRow> ReadRows(IDataView data, string what)
     {
@@ -153,8 +118,8 @@ public sealed class BertEstimator : IEstimator<BertTransformer>
         using var cursor = data.GetRowCursor(columns);
         var text = cursor.GetGetter<ReadOnlyMemory<char>>(schema[_options.TextColumnName]);
         var text2 = _options.Text2ColumnName is { } name2 ? cursor.GetGetter<ReadOnlyMemory<char>>(schema[name2]) : null;
-        ValueGetter<uint>? key = Task == BertTask.SentenceSimilarity ? null : cursor.GetGetter<uint>(schema[_options.LabelColumnName]);
-        ValueGetter<float>? score = Task == BertTask.SentenceSimilarity ? cursor.GetGetter<float>(schema[_options.LabelColumnName]) : null;
+        ValueGetter<uint>? key = Task.KeyLabel ? cursor.GetGetter<uint>(schema[_options.LabelColumnName]) : null;
+        ValueGetter<float>? score = Task.KeyLabel ? null : cursor.GetGetter<float>(schema[_options.LabelColumnName]);
         ReadOnlyMemory<char> a = default, b = default;
         uint k = 0;
         float s = 0;
@@ -167,7 +132,7 @@ public sealed class BertEstimator : IEstimator<BertTransformer>
             score?.Invoke(ref s);
             if (score is not null && !float.IsFinite(s))
                 throw new BadInputException($"{what}, row {cursor.Position + 1}: column '{_options.LabelColumnName}' value {s} is not a finite number");
-            rows.Add(new DataRow(cursor.Position, a.ToString(), text2 is null ? null : b.ToString(), k, s));
+            rows.Add(new DataRow(cursor.Position, a.ToString(), text2 is null ? null : b.ToString(), new LabelValue(k, s)));
         }
         return rows;
     }
@@ -177,9 +142,6 @@ public sealed class BertEstimator : IEstimator<BertTransformer>
         if (!MlNetSchema.TryFind(schema, name, out var column))
             throw new BadInputException($"text column '{name}' ({option}) not found in the input (columns: {string.Join(", ", schema.Select(c => c.Name))})");
         if (column.Kind != SchemaShape.Column.VectorKind.Scalar || column.ItemType is not TextDataViewType)
-            throw new BadInputException($"text column '{name}' must be a scalar string (Text), found {Describe(column)}");
+            throw new BadInputException($"text column '{name}' must be a scalar string (Text), found {MlNetSchema.Describe(column)}");
     }
-
-    private static string Describe(SchemaShape.Column c) =>
-        (c.IsKey ? "Key<" + c.ItemType + ">" : c.ItemType.ToString()) + (c.Kind == SchemaShape.Column.VectorKind.Scalar ? "" : " vector");
 }

@@ -1,7 +1,7 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using MlNetBert.Inference;
-using MlNetBert.Training;
+using MlNetBert.Tasks;
 
 namespace MlNetBert.MlNet;
 
@@ -16,12 +16,10 @@ namespace MlNetBert.MlNet;
 /// <remarks>Owns its <see cref="BertOnnxModel"/> (an ONNX Runtime session): dispose the transformer when done.</remarks>
 public sealed class BertOnnxTransformer : ITransformer, IDisposable, IBertRowScorer
 {
-    private readonly BertTask _task;
-
     internal BertOnnxTransformer(BertOnnxModel model, string textColumnName, string? text2ColumnName, int batchSize)
     {
         Model = model;
-        _task = TaskOf(model);
+        Task = TrainingTasks.For(model.TaskDefinition);
         TextColumns = text2ColumnName is null ? [textColumnName] : [textColumnName, text2ColumnName];
         BatchSize = batchSize;
     }
@@ -40,14 +38,15 @@ public sealed class BertOnnxTransformer : ITransformer, IDisposable, IBertRowSco
 
     public bool IsRowToRowMapper => true;
 
-    bool IBertRowScorer.IsSimilarity => _task == BertTask.SentenceSimilarity;
+    /// <summary>The model's task: the output columns and how each reads a prediction.</summary>
+    public TrainingTask Task { get; }
 
     public DataViewSchema GetOutputSchema(DataViewSchema inputSchema)
     {
         BertTransformer.CheckTextColumns(inputSchema, TextColumns);
         var builder = new DataViewSchema.Builder();
         builder.AddColumns(inputSchema);
-        AddOutputColumns(builder, Model);
+        Task.AddOutputColumns(builder, ScoreColumnName, PredictedLabelColumnName, Model.Labels);
         return builder.ToSchema();
     }
 
@@ -109,23 +108,7 @@ public sealed class BertOnnxTransformer : ITransformer, IDisposable, IBertRowSco
             File.Delete(_ownedFile);
     }
 
-    (float[][]? Probabilities, float[]? Scores) IBertRowScorer.Score(List<string> texts, List<string>? texts2)
-    {
-        var predictions = Model.PredictBatch(texts, texts2, BatchSize);
-        return _task == BertTask.SentenceSimilarity
-            ? (null, predictions.Select(p => p.Score ?? float.NaN).ToArray())
-            : (predictions.Select(p => p.Probabilities!).ToArray(), null);
-    }
-
-    internal static void AddOutputColumns(DataViewSchema.Builder builder, BertOnnxModel model) =>
-        BertTransformer.AddOutputColumns(builder, TaskOf(model), "Score", "PredictedLabel", model.Labels.Count, model.Labels);
-
-    private static BertTask TaskOf(BertOnnxModel model) => model.Task switch
-    {
-        BertTasks.TextClassification => BertTask.TextClassification,
-        BertTasks.PairClassification => BertTask.PairClassification,
-        _ => BertTask.SentenceSimilarity,
-    };
+    IReadOnlyList<Prediction> IBertRowScorer.Score(List<string> texts, List<string>? texts2) => Model.PredictBatch(texts, texts2, BatchSize);
 }
 
 /// <summary>
@@ -151,13 +134,13 @@ public sealed class BertOnnxEstimator : IEstimator<BertOnnxTransformer>
         _options = options ?? new BertOnnxOptions();
         // Load once now to fail early (missing or foreign file, wrong number of text columns) and learn the columns.
         using var model = BertOnnxModel.Load(modelPath, _options);
-        bool pair = BertTasks.IsPair(model.Task);
+        bool pair = model.TaskDefinition.ReadsPair;
         if (pair && text2Column is null)
             throw new BadInputException($"{modelPath}: task '{model.Task}' reads two texts per row: give text2ColumnName");
         if (!pair && text2Column is not null)
             throw new BadInputException($"{modelPath}: task '{model.Task}' reads one text per row, but text2ColumnName '{text2Column}' was given");
         var builder = new DataViewSchema.Builder();
-        BertOnnxTransformer.AddOutputColumns(builder, model);
+        TrainingTasks.For(model.TaskDefinition).AddOutputColumns(builder, "Score", "PredictedLabel", model.Labels);
         _outputColumns = builder.ToSchema();
     }
 

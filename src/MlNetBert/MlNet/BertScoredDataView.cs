@@ -1,7 +1,7 @@
 using MlNetBert.Inference;
 using Microsoft.ML;
 using Microsoft.ML.Data;
-using MlNetBert.Training;
+using MlNetBert.Tasks;
 
 namespace MlNetBert.MlNet;
 
@@ -15,13 +15,13 @@ internal interface IBertRowScorer
     /// <summary>The text column, and the second text column for pairs.</summary>
     IReadOnlyList<string> TextColumns { get; }
 
-    /// <summary>Similarity adds one float <c>Score</c>; classification adds probabilities and a predicted label key.</summary>
-    bool IsSimilarity { get; }
+    /// <summary>The task: which output columns exist and how each reads a prediction.</summary>
+    TrainingTask Task { get; }
 
     string ScoreColumnName { get; }
 
-    /// <summary>Scores a block of rows in one batched call; probabilities per row (classification) or scores (similarity).</summary>
-    (float[][]? Probabilities, float[]? Scores) Score(List<string> texts, List<string>? texts2);
+    /// <summary>Scores a block of rows in one batched call.</summary>
+    IReadOnlyList<Prediction> Score(List<string> texts, List<string>? texts2);
 }
 
 /// <summary>The output of a BERT transformer's <c>Transform</c>: the input's columns plus the predictions, computed lazily in batches.</summary>
@@ -66,8 +66,7 @@ internal sealed class BertScoredDataView : IDataView
         private readonly DataViewRowCursor? _lookahead;
         private readonly ValueGetter<ReadOnlyMemory<char>>[] _textGetters;
         private readonly HashSet<int> _active;
-        private float[][]? _probabilities;
-        private float[]? _scores;
+        private IReadOnlyList<Prediction> _predictions = [];
         private long _blockStart;
         private int _blockCount;
 
@@ -115,7 +114,7 @@ internal sealed class BertScoredDataView : IDataView
                     texts2.Add(value.ToString());
                 }
             }
-            (_probabilities, _scores) = _parent._owner.Score(texts, texts2);
+            _predictions = _parent._owner.Score(texts, texts2);
             _blockCount = texts.Count;
         }
 
@@ -124,7 +123,7 @@ internal sealed class BertScoredDataView : IDataView
             int inputCount = _parent._input.Schema.Count;
             if (column.Index < inputCount)
                 return _inner.GetGetter<TValue>(_inner.Schema[column.Index]);
-            return OutputGetters.Create<TValue>(column, _parent._owner, () => (int)(Position - _blockStart), () => _probabilities, () => _scores);
+            return OutputGetters.Create<TValue>(column, _parent._owner, () => _predictions[(int)(Position - _blockStart)]);
         }
 
         protected override void Dispose(bool disposing)
@@ -139,42 +138,12 @@ internal sealed class BertScoredDataView : IDataView
     }
 }
 
-/// <summary>Getters for the Score and PredictedLabel columns over a buffer of predictions.</summary>
+/// <summary>Getters for the task's output columns over the current prediction.</summary>
 internal static class OutputGetters
 {
-    public static ValueGetter<TValue> Create<TValue>(DataViewSchema.Column column, IBertRowScorer owner, Func<int> index, Func<float[][]?> probabilities, Func<float[]?> scores)
-    {
-        Delegate getter;
-        if (owner.IsSimilarity)
-        {
-            getter = (ValueGetter<float>)((ref float v) =>
-            {
-                int i = index(); // first: it may score the row
-                v = scores()![i];
-            });
-        }
-        else if (column.Name == owner.ScoreColumnName)
-        {
-            getter = (ValueGetter<VBuffer<float>>)((ref VBuffer<float> v) =>
-            {
-                int i = index();
-                var p = probabilities()![i];
-                var editor = VBufferEditor.Create(ref v, p.Length);
-                p.CopyTo(editor.Values);
-                v = editor.Commit();
-            });
-        }
-        else
-        {
-            getter = (ValueGetter<uint>)((ref uint v) =>
-            {
-                int i = index();
-                v = (uint)Scores.ArgMax(probabilities()![i]) + 1;
-            });
-        }
-        return getter as ValueGetter<TValue>
+    public static ValueGetter<TValue> Create<TValue>(DataViewSchema.Column column, IBertRowScorer owner, Func<Prediction> current) =>
+        owner.Task.OutputGetter(column, owner.ScoreColumnName, current) as ValueGetter<TValue>
             ?? throw new InvalidOperationException($"column '{column.Name}' is {column.Type}, not {typeof(TValue).Name}");
-    }
 }
 
 /// <summary>Serves PredictionEngine: scores the current input row when an output column is read.</summary>
@@ -211,8 +180,7 @@ internal sealed class BertRowMapper : IRowToRowMapper
         private readonly HashSet<int> _active;
         private readonly ValueGetter<ReadOnlyMemory<char>>[] _text;
         private long _scoredPosition = -1;
-        private float[][]? _probabilities;
-        private float[]? _scores;
+        private Prediction? _prediction;
 
         public Row(BertRowMapper mapper, DataViewRow input, HashSet<int> active)
         {
@@ -236,7 +204,7 @@ internal sealed class BertRowMapper : IRowToRowMapper
         {
             if (column.Index < _mapper.InputSchema.Count)
                 return _input.GetGetter<TValue>(_input.Schema[column.Index]);
-            return OutputGetters.Create<TValue>(column, _mapper._owner, () => { Ensure(); return 0; }, () => _probabilities, () => _scores);
+            return OutputGetters.Create<TValue>(column, _mapper._owner, () => { Ensure(); return _prediction!; });
         }
 
         private void Ensure()
@@ -251,7 +219,7 @@ internal sealed class BertRowMapper : IRowToRowMapper
                 _text[1](ref b);
                 second = [b.ToString()];
             }
-            (_probabilities, _scores) = _mapper._owner.Score([a.ToString()], second);
+            _prediction = _mapper._owner.Score([a.ToString()], second)[0];
             _scoredPosition = _input.Position;
         }
     }

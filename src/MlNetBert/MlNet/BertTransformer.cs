@@ -1,5 +1,7 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using MlNetBert.Inference;
+using MlNetBert.Tasks;
 using MlNetBert.Training;
 
 namespace MlNetBert.MlNet;
@@ -41,7 +43,7 @@ public sealed class BertTransformer : ITransformer, IDisposable, IBertRowScorer
         CheckInput(inputSchema);
         var builder = new DataViewSchema.Builder();
         builder.AddColumns(inputSchema);
-        AddOutputColumns(builder, Model.Info.Task, ScoreColumnName, PredictedLabelColumnName, Model.Info.Labels.Count, Model.Info.Labels);
+        Model.Task.AddOutputColumns(builder, ScoreColumnName, PredictedLabelColumnName, Model.Card.Labels);
         return builder.ToSchema();
     }
 
@@ -88,17 +90,13 @@ public sealed class BertTransformer : ITransformer, IDisposable, IBertRowScorer
     public void Dispose() => Model.Dispose();
 
     internal IReadOnlyList<string> TextColumns =>
-        Model.Info.Text2Column is { } t2 ? [Model.Info.TextColumn, t2] : [Model.Info.TextColumn];
+        Model.Card.Text2Column is { } t2 ? [Model.Card.TextColumn, t2] : [Model.Card.TextColumn];
 
     IReadOnlyList<string> IBertRowScorer.TextColumns => TextColumns;
 
-    bool IBertRowScorer.IsSimilarity => Model.Info.Task == BertTask.SentenceSimilarity;
+    TrainingTask IBertRowScorer.Task => Model.Task;
 
-    (float[][]? Probabilities, float[]? Scores) IBertRowScorer.Score(List<string> texts, List<string>? texts2)
-    {
-        var p = Model.Predict(texts, texts2, BatchSize);
-        return (p.Probabilities, p.Scores);
-    }
+    IReadOnlyList<Prediction> IBertRowScorer.Score(List<string> texts, List<string>? texts2) => Model.PredictBatch(texts, texts2, BatchSize);
 
     private void CheckInput(DataViewSchema schema) => CheckTextColumns(schema, TextColumns);
 
@@ -111,24 +109,5 @@ public sealed class BertTransformer : ITransformer, IDisposable, IBertRowScorer
             if (column.Type is not TextDataViewType)
                 throw new BadInputException($"text column '{name}' must be a string (Text), found {column.Type}");
         }
-    }
-
-    internal static void AddOutputColumns(DataViewSchema.Builder builder, BertTask task, BertTrainingOptions options, int labelCount, IReadOnlyList<string>? labelNames) =>
-        AddOutputColumns(builder, task, options.ScoreColumnName, options.PredictedLabelColumnName, labelCount, labelNames);
-
-    internal static void AddOutputColumns(DataViewSchema.Builder builder, BertTask task, string score, string predicted, int labelCount, IReadOnlyList<string>? labelNames)
-    {
-        if (task == BertTask.SentenceSimilarity)
-        {
-            builder.AddColumn(score, NumberDataViewType.Single);
-            return;
-        }
-        var names = labelNames ?? Enumerable.Range(0, labelCount).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToList();
-        var slotNames = new DataViewSchema.Annotations.Builder();
-        MlNetSchema.AddTextVector(slotNames, "SlotNames", names);
-        builder.AddColumn(score, new VectorDataViewType(NumberDataViewType.Single, names.Count), slotNames.ToAnnotations());
-        var keyValues = new DataViewSchema.Annotations.Builder();
-        MlNetSchema.AddTextVector(keyValues, "KeyValues", names);
-        builder.AddColumn(predicted, new KeyDataViewType(typeof(uint), names.Count), keyValues.ToAnnotations());
     }
 }

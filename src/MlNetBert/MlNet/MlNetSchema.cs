@@ -61,4 +61,8 @@ internal static class MlNetSchema
         builder.Add(kind, new VectorDataViewType(TextDataViewType.Instance, memory.Length),
             (ref VBuffer<ReadOnlyMemory<char>> v) => v = new VBuffer<ReadOnlyMemory<char>>(memory.Length, memory));
     }
+
+    /// <summary>A column's type as messages show it, for example <c>Key&lt;UInt32&gt;</c> or <c>Single vector</c>.</summary>
+    public static string Describe(SchemaShape.Column c) =>
+        (c.IsKey ? "Key<" + c.ItemType + ">" : c.ItemType.ToString()) + (c.Kind == SchemaShape.Column.VectorKind.Scalar ? "" : " vector");
 }

@@ -14,6 +14,16 @@ public enum Pooling
     Mean,
 }
 
+/// <summary>The names a <see cref="Pooling"/> has in a model card (<c>mlnetbert.pooling</c>).</summary>
+public static class PoolingNames
+{
+    /// <summary><c>mean</c> or <c>cls</c>.</summary>
+    public static string ToName(this Pooling pooling) => pooling == Pooling.Mean ? Inference.ModelCard.PoolingMean : Inference.ModelCard.PoolingCls;
+
+    /// <summary>The pooling a card names (<see cref="Inference.ModelCard.FromMetadata"/> has checked the value).</summary>
+    public static Pooling Parse(string name) => name == Inference.ModelCard.PoolingCls ? Pooling.Cls : Pooling.Mean;
+}
+
 /// <summary>
 /// A BERT encoder with a linear head: class logits for classification, one output for similarity.
 /// Parameters are named <c>bert.*</c> (HuggingFace names below it) and <c>classifier.weight</c>/<c>classifier.bias</c>.

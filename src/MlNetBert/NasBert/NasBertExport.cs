@@ -15,22 +15,14 @@ public static class NasBertExport
         double tolerance = OnnxParity.DefaultTolerance)
     {
         var rows = checkRows is { Count: > 0 } ? checkRows : TrainedModelExport.BuiltInCheckRows;
-        string full = Path.GetFullPath(outOnnx);
-        string temp = Path.Combine(Path.GetDirectoryName(full)!, $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.unverified");
-        try
+        return OnnxParity.WriteVerified(outOnnx, temp =>
         {
             var info = NasBertOnnxExporter.Export(mlnetZip, temp);
             var report = Compare(mlnetZip, info, temp, rows);
             if (report.MaxAbsDifference > tolerance || report.ArgmaxAgreement < 1)
                 throw new InvalidOperationException($"the exported graph does not reproduce ML.NET: {report} (tolerance {tolerance})");
-            File.Move(temp, full, overwrite: true);
             return report;
-        }
-        finally
-        {
-            if (File.Exists(temp))
-                File.Delete(temp);
-        }
+        });
     }
 
     private static ParityReport Compare(string mlnetZip, NasBertModelInfo info, string onnxPath, IReadOnlyList<(string Text, string? Text2)> rows)
@@ -48,7 +40,7 @@ public static class NasBertExport
                 throw new InvalidOperationException($"row {i}: ONNX gives {got.Length} outputs, ML.NET {expected[i].Length}");
             for (int j = 0; j < got.Length; j++)
                 worst = Math.Max(worst, double.IsNaN(got[j]) ? double.PositiveInfinity : Math.Abs(got[j] - expected[i][j]));
-            agree += ArgMax(got) == ArgMax(expected[i]) ? 1 : 0;
+            agree += Scores.ArgMax(got) == Scores.ArgMax(expected[i]) ? 1 : 0;
         }
         return new ParityReport(worst, rows.Count == 0 ? 1 : (double)agree / rows.Count, rows.Count);
     }
@@ -58,14 +50,5 @@ public static class NasBertExport
     {
         using var scorer = new NasBertMlNetScorer(mlnetZip, info);
         return scorer.Transform(rows);
-    }
-
-    private static int ArgMax(float[] values)
-    {
-        int best = 0;
-        for (int j = 1; j < values.Length; j++)
-            if (values[j] > values[best])
-                best = j;
-        return best;
     }
 }

@@ -50,7 +50,8 @@ public sealed class NasBertMlNetScorer : IDisposable
 
     public NasBertModelInfo Info { get; }
 
-    private bool IsSimilarity => Info.Task == Inference.BertTasks.SentenceSimilarity;
+    // ML.NET's similarity transformer scores one float per row; its classifier a vector of logits.
+    private bool IsSimilarity => !Info.Task.Inference.HasLabels;
 
     /// <summary>ML.NET's <c>Transform</c> over all rows (it still runs the network one row at a time).</summary>
     public List<float[]> Transform(IReadOnlyList<(string Text, string? Text2)> rows)

@@ -8,12 +8,13 @@ using Microsoft.ML.Data;
 using Microsoft.ML.TorchSharp.NasBert;
 using MlNetBert.Export;
 using MlNetBert.Inference;
+using MlNetBert.Tasks;
 using Onnx;
 
 namespace MlNetBert.NasBert;
 
 /// <summary>What an ML.NET NAS-BERT model .zip holds, as the exporter sees it.</summary>
-public sealed record NasBertModelInfo(string Task, IReadOnlyList<string> Labels, string Sentence1Column, string? Sentence2Column, string TsModelEntry);
+public sealed record NasBertModelInfo(TrainingTask Task, IReadOnlyList<string> Labels, string Sentence1Column, string? Sentence2Column, string TsModelEntry);
 
 /// <summary>
 /// Exports a model trained with ML.NET's own <c>TextClassification</c> or <c>SentenceSimilarity</c> (Microsoft.ML.TorchSharp
@@ -48,9 +49,8 @@ public static class NasBertOnnxExporter
         ArgumentNullException.ThrowIfNull(mlnetZip);
         ArgumentNullException.ThrowIfNull(outOnnx);
         var (info, tensors) = Read(mlnetZip);
-        var graph = new NasBertOnnxGraph(tensors, mlnetZip).Build(info.Task == BertTasks.SentenceSimilarity, out int outputs);
-        if (info.Task != BertTasks.SentenceSimilarity && outputs != info.Labels.Count)
-            throw new BadInputException($"{mlnetZip}: the head has {outputs} outputs but the label mapping has {info.Labels.Count} labels");
+        var card = Card(info);
+        var graph = new NasBertOnnxGraph(tensors, mlnetZip).Build(info.Task, card);
         var model = new ModelProto
         {
             IrVersion = 8,
@@ -60,7 +60,7 @@ public static class NasBertOnnxExporter
             Graph = graph,
         };
         model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = OnnxExporter.Opset });
-        foreach (var (key, value) in Metadata(info, extraMetadata))
+        foreach (var (key, value) in Metadata(card, extraMetadata))
             model.MetadataProps.Add(new StringStringEntryProto { Key = key, Value = value });
         OnnxGraphBuilder.RequireEveryInitializerRead(model.Graph);
         AtomicFile.Write(outOnnx, stream => model.WriteTo(stream));
@@ -114,11 +114,11 @@ public static class NasBertOnnxExporter
             if (parts.OfType<TextClassificationTransformer>().FirstOrDefault() is { } classifier)
             {
                 string? second = string.IsNullOrEmpty(classifier.SentenceColumn2.Name) ? null : classifier.SentenceColumn2.Name;
-                return new NasBertModelInfo(second is null ? BertTasks.TextClassification : BertTasks.PairClassification,
+                return new NasBertModelInfo(second is null ? ClassificationTraining.Text : ClassificationTraining.Pair,
                     KeyValues(classifier.LabelColumn.Annotations, mlnetZip), classifier.SentenceColumn.Name, second, entryName);
             }
             if (parts.OfType<SentenceSimilarityTransformer>().FirstOrDefault() is { } similarity)
-                return new NasBertModelInfo(BertTasks.SentenceSimilarity, [], similarity.SentenceColumn.Name, similarity.SentenceColumn2.Name, entryName);
+                return new NasBertModelInfo(SentenceSimilarityTraining.Instance, [], similarity.SentenceColumn.Name, similarity.SentenceColumn2.Name, entryName);
             throw new BadInputException($"{mlnetZip}: an ML.NET model with a TorchSharp part, but no NAS-BERT TextClassification or SentenceSimilarity transformer " +
                 $"(found: {string.Join(", ", parts.Select(p => p.GetType().Name))})");
         }
@@ -153,28 +153,27 @@ public static class NasBertOnnxExporter
         }).ToList();
     }
 
-    private static SortedDictionary<string, string> Metadata(NasBertModelInfo info, IReadOnlyDictionary<string, string>? extra)
+    /// <summary>The model card of an exported NAS-BERT model: first-token head, the BPE tokenizer, ML.NET's column names.</summary>
+    private static ModelCard Card(NasBertModelInfo info) => new()
+    {
+        Task = info.Task.Name,
+        Labels = info.Labels,
+        Pooling = ModelCard.PoolingFirst,
+        MaxLength = NasBertWeights.MaxTokens,
+        Tokenizer = ModelFileFormat.RobertaBpeTokenizer,
+        LowerCase = false,
+        Checkpoint = CheckpointName,
+        TextColumn = info.Sentence1Column,
+        Text2Column = info.Sentence2Column,
+    };
+
+    private static SortedDictionary<string, string> Metadata(ModelCard card, IReadOnlyDictionary<string, string>? extra)
     {
         var tokenizerFiles = typeof(TextClassificationTrainer).Assembly;
-        var metadata = new SortedDictionary<string, string>(StringComparer.Ordinal)
-        {
-            [ModelFileFormat.TaskKey] = info.Task,
-            [ModelFileFormat.LabelsKey] = JsonSerializer.Serialize(info.Labels),
-            [ModelFileFormat.PoolingKey] = "first",
-            [ModelFileFormat.ScoreScaleKey] = "1",
-            [ModelFileFormat.ScoreOffsetKey] = "0",
-            [ModelFileFormat.MaxLengthKey] = NasBertWeights.MaxTokens.ToString(CultureInfo.InvariantCulture),
-            [ModelFileFormat.TokenizerKey] = ModelFileFormat.RobertaBpeTokenizer,
-            [ModelFileFormat.BpeVocabKey] = Resource(tokenizerFiles, "encoder.json"),
-            [ModelFileFormat.BpeMergesKey] = Resource(tokenizerFiles, "vocab.bpe"),
-            [ModelFileFormat.FairseqDictKey] = Resource(tokenizerFiles, "dict.txt"),
-            [ModelFileFormat.CheckpointKey] = CheckpointName,
-            [ModelFileFormat.FormatVersionKey] = ModelFileFormat.Version,
-            [ModelFileFormat.ProjectVersionKey] = OnnxExporter.ProjectVersion,
-            ["mlnetbert.mlnet.sentence1_column"] = info.Sentence1Column,
-        };
-        if (info.Sentence2Column is not null)
-            metadata["mlnetbert.mlnet.sentence2_column"] = info.Sentence2Column;
+        var metadata = card.ToMetadata();
+        metadata[ModelFileFormat.BpeVocabKey] = Resource(tokenizerFiles, "encoder.json");
+        metadata[ModelFileFormat.BpeMergesKey] = Resource(tokenizerFiles, "vocab.bpe");
+        metadata[ModelFileFormat.FairseqDictKey] = Resource(tokenizerFiles, "dict.txt");
         foreach (var (key, value) in extra ?? new Dictionary<string, string>())
             if (!metadata.TryAdd(key, value))
                 throw new BadInputException($"extra metadata key '{key}' clashes with a standard MlNetBert key");

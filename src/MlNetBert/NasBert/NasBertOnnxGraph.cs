@@ -26,14 +26,20 @@ internal sealed class NasBertOnnxGraph(IReadOnlyDictionary<string, TensorData> t
     private readonly OnnxGraphBuilder _g = new("mlnetbert_nasbert");
     private int _hidden;
 
-    /// <summary>Builds the graph; outputs <c>logits</c> + <c>probabilities</c>, or <c>score</c> for similarity.</summary>
-    public GraphProto Build(bool similarity, out int outputs)
+    /// <summary>Builds the graph: the encoder, the classifier layer on the first token, then the task's ONNX head.</summary>
+    public GraphProto Build(Tasks.TrainingTask task, ModelCard card)
     {
         var head = Require("PredictionHead.Classifier.dense.weight", 2);
-        outputs = (int)head.Shape[0];
+        int outputs = (int)head.Shape[0];
         _hidden = (int)head.Shape[1];
-        if (similarity && outputs != 1)
-            throw new BadInputException($"{source}: a SentenceSimilarity head has 1 output, this one has {outputs}");
+        try
+        {
+            task.CheckHead(card, outputs);
+        }
+        catch (BadInputException ex)
+        {
+            throw new BadInputException($"{source}: {ex.Message}", ex);
+        }
         _g.Input(ModelFileFormat.InputIds, Int64Type, "batch", "sequence");
         _g.Int64s("const.pad", [NasBertWeights.PaddingIndex], scalar: true);
         _g.Int64s("const.zero", [0], scalar: true);
@@ -79,17 +85,7 @@ internal sealed class NasBertOnnxGraph(IReadOnlyDictionary<string, TensorData> t
 
         string first = _g.Node("Gather", [x, "const.zero"], "head.first_token", Int("axis", 1));
         string logits = Linear(first, "PredictionHead.Classifier.dense", ModelFileFormat.Logits);
-        if (similarity)
-        {
-            _g.Node("Gather", [logits, "const.zero"], ModelFileFormat.Score, Int("axis", 1));
-            _g.Output(ModelFileFormat.Score, FloatType, "batch");
-        }
-        else
-        {
-            _g.Node("Softmax", [logits], ModelFileFormat.Probabilities, Int("axis", -1));
-            _g.Output(ModelFileFormat.Logits, FloatType, "batch", (long)outputs);
-            _g.Output(ModelFileFormat.Probabilities, FloatType, "batch", (long)outputs);
-        }
+        task.WriteOnnxHead(_g, logits, outputs, card, name => name);
         return _g.Graph;
     }
 

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using MlNetBert.Inference;
 using MlNetBert.Modeling;
+using MlNetBert.Tasks;
 using MlNetBert.Tokenization;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -17,9 +18,9 @@ namespace MlNetBert.Training;
 public sealed class BertFineTuner
 {
     private readonly BertTrainingOptions _options;
-    private readonly BertTask _task;
+    private readonly TrainingTask _task;
 
-    public BertFineTuner(BertTrainingOptions options, BertTask task)
+    public BertFineTuner(BertTrainingOptions options, TrainingTask task)
     {
         options.Validate();
         _options = options;
@@ -27,7 +28,7 @@ public sealed class BertFineTuner
     }
 
     /// <summary>The name of the metric validation reports (higher is better).</summary>
-    public string ValidationMetricName => _task == BertTask.SentenceSimilarity ? "spearman" : "accuracy";
+    public string ValidationMetricName => _task.ValidationMetricName;
 
     /// <summary>
     /// Trains <paramref name="model"/> in place and returns what happened. With <see cref="BertTrainingOptions.Checkpoints"/>
@@ -44,148 +45,219 @@ public sealed class BertFineTuner
         using var sparse = o.SparseEmbeddingUpdates ? SparseEmbeddingAdamW.TryCreate(model, o) : null;
         var (groups, trainable, total) = BuildParameterGroups(model, sparse?.Weight);
         using var optimizer = optim.AdamW(groups.Select(g => g.Group), o.LearningRate, 0.9, 0.999, 1e-8, o.WeightDecay);
-        var trainableParameters = groups.SelectMany(g => g.Group.Parameters).ToList();
-        if (sparse is not null)
-            trainableParameters.Add(sparse.Weight);
-
-        int batchesPerEpoch = (train.Count + o.BatchSize - 1) / o.BatchSize;
-        int stepsPerEpoch = (batchesPerEpoch + o.GradientAccumulationSteps - 1) / o.GradientAccumulationSteps;
-        int totalSteps = stepsPerEpoch * o.Epochs;
-        int warmupSteps = (int)Math.Round(o.WarmupRatio * totalSteps);
-        // Steps after this one are averaged into the final weights (none when averaging is off).
-        int averageAfter = totalSteps - (int)Math.Round(o.AverageWeightsOverLast * totalSteps);
-
-        var state = new TrainingState();
-        var checkpoints = o.Checkpoints is { } settings ? new TrainingCheckpoint(settings.Directory) : null;
-        if (checkpoints is not null && checkpoints.Exists)
-            state = checkpoints.Load(model, optimizer, sparse);
-        var clock = Stopwatch.StartNew();
-        var elapsedBefore = TimeSpan.FromSeconds(state.SecondsBefore);
-        TimeSpan Elapsed() => elapsedBefore + clock.Elapsed;
-        long samplesThisRun = 0;
-
-        void Save()
-        {
-            state.SecondsBefore = Elapsed().TotalSeconds;
-            checkpoints?.Save(state, model, optimizer, sparse);
-        }
-
+        var run = new Run(this, model, train, optimizer, groups, sparse);
+        run.ResumeIfSaved();
         try
         {
-            for (int epoch = state.Epoch; epoch <= o.Epochs; epoch++)
+            for (int epoch = run.State.Epoch; epoch <= o.Epochs; epoch++)
             {
-                model.train();
                 var epochClock = Stopwatch.StartNew();
-                // Each epoch's order comes from its own seeded generator, so a resumed run sees the same batches.
-                // (Not HashCode.Combine: .NET randomises it per process.)
-                var rng = new Random(unchecked(o.Seed * 7919 + epoch));
-                var batches = o.LengthGroupedBatches ? LengthGroupedBatches(train, o.BatchSize, rng) : ShuffledBatches(train.Count, o.BatchSize, rng);
-                for (int b = state.NextBatch; b < batches.Count; b++)
-                {
-                    bool startsStep = b % o.GradientAccumulationSteps == 0;
-                    if (startsStep && o.CancellationToken.IsCancellationRequested)
-                    {
-                        Save();
-                        o.CancellationToken.ThrowIfCancellationRequested();
-                    }
-                    using (var scope = NewDisposeScope())
-                    {
-                        if (startsStep)
-                            manual_seed(o.Seed * 1_000_003L + state.Step); // dropout masks depend on (seed, step) only
-                        var rows = batches[b];
-                        var (ids, mask, types, encoded) = BertInputs.ToTensors(rows.Select(i => train[i].Input).ToList());
-                        sparse?.Collect(encoded.InputIds);
-                        state.RealTokens += encoded.RealTokens;
-                        state.PaddedTokens += (long)encoded.BatchSize * encoded.SequenceLength;
-                        var logits = model.Forward(ids, mask, types);
-                        Tensor loss = _task == BertTask.SentenceSimilarity
-                            ? nn.functional.mse_loss(logits.squeeze(-1), tensor(rows.Select(i => train[i].Target).ToArray()))
-                            : nn.functional.cross_entropy(logits, tensor(rows.Select(i => (long)train[i].Label).ToArray()));
-                        (o.GradientAccumulationSteps > 1 ? loss / o.GradientAccumulationSteps : loss).backward();
-                        double lossValue = loss.item<float>();
-                        state.EpochLossSum += lossValue * rows.Length;
-                        state.EpochLossCount += rows.Length;
-                        state.SamplesSeen += rows.Length;
-                        samplesThisRun += rows.Length;
-
-                        bool stepNow = (b + 1) % o.GradientAccumulationSteps == 0 || b == batches.Count - 1;
-                        if (!stepNow)
-                            continue;
-                        if (o.MaxGradNorm > 0)
-                            nn.utils.clip_grad_norm_(trainableParameters, o.MaxGradNorm);
-                        double lr = ScheduledRate(state.Step, warmupSteps, totalSteps, o.LearningRate);
-                        foreach (var (group, multiplier) in groups)
-                            group.LearningRate = lr * multiplier;
-                        optimizer.step();
-                        optimizer.zero_grad();
-                        sparse?.Step(lr * sparse.LearningRateMultiplier, state.Step + 1);
-                        state.Step++;
-                        state.NextBatch = b + 1;
-                        if (state.Step > averageAfter)
-                            Accumulate(model, state);
-
-                        double rate = samplesThisRun / clock.Elapsed.TotalSeconds;
-                        var remaining = TimeSpan.FromSeconds((totalSteps - state.Step) * Elapsed().TotalSeconds / state.Step);
-                        state.Steps.Add(new StepRecord(state.Step, epoch, lossValue, lr, rate));
-                        o.Progress?.Report(new TrainingProgress(epoch, o.Epochs, state.Step, totalSteps, lossValue, lr, rate, Elapsed(), remaining));
-                        if (o.Checkpoints is { EverySteps: > 0 } every && state.Step % every.EverySteps == 0 && b < batches.Count - 1)
-                            Save();
-                    }
-                }
-
-                if (epoch == o.Epochs && state.AverageWeights is not null)
-                    CopyInto(model, state.AverageWeights);
-                double? metric = null, validLoss = null;
-                if (valid is { Count: > 0 })
-                {
-                    (metric, validLoss) = Validate(model, valid);
-                    if (metric > state.Best)
-                    {
-                        state.Best = metric.Value;
-                        state.BestEpoch = epoch;
-                        state.SinceBest = 0;
-                        if (o.RestoreBestWeights && epoch < o.Epochs)
-                            state.BestWeights = Snapshot(model, state.BestWeights);
-                    }
-                    else
-                    {
-                        state.SinceBest++;
-                    }
-                }
-                else
-                {
-                    state.BestEpoch = epoch;
-                }
-                var record = new EpochRecord(epoch, state.EpochLossSum / Math.Max(1, state.EpochLossCount), metric, validLoss, epochClock.Elapsed,
-                    state.EpochLossCount / epochClock.Elapsed.TotalSeconds);
-                state.Epochs.Add(record);
-                state.Epoch = epoch + 1;
-                state.NextBatch = 0;
-                state.EpochLossSum = 0;
-                state.EpochLossCount = 0;
-                o.Progress?.Report(new TrainingProgress(epoch, o.Epochs, state.Step, totalSteps, record.TrainLoss, 0, record.SamplesPerSecond,
-                    Elapsed(), TimeSpan.FromSeconds((o.Epochs - epoch) * epochClock.Elapsed.TotalSeconds), EndOfEpoch: true, metric, ValidationMetricName));
-                bool stop = o.EarlyStoppingPatience > 0 && state.SinceBest >= o.EarlyStoppingPatience;
+                run.TrainEpoch(epoch);
+                bool stop = run.EndEpoch(epoch, valid, epochClock.Elapsed);
                 if (epoch < o.Epochs && !stop)
-                    Save();
+                    run.Save();
                 if (stop)
                     break;
             }
-
-            // Restore the best epoch's weights when a later epoch was worse.
-            if (state.BestWeights is not null && state.BestEpoch != state.Epochs[^1].Epoch)
-                CopyInto(model, state.BestWeights);
+            run.RestoreBestEpoch();
         }
         finally
         {
-            foreach (var weights in new[] { state.BestWeights, state.AverageWeights })
+            run.DisposeSnapshots();
+        }
+        model.eval();
+        var time = run.Elapsed();
+        var state = run.State;
+        return new TrainingHistory(state.Epochs, state.Steps, state.BestEpoch, ValidationMetricName, time, state.SamplesSeen / time.TotalSeconds,
+            trainable, total, state.RealTokens, state.PaddedTokens);
+    }
+
+    /// <summary>
+    /// One call of <see cref="Train"/>: the model, the optimizer and the schedule, the resumable state, and the parts of
+    /// the loop (a batch, an optimizer step, an epoch, its end, checkpoints, weight averaging).
+    /// </summary>
+    private sealed class Run
+    {
+        private readonly BertFineTuner _owner;
+        private readonly BertTrainingOptions _o;
+        private readonly BertClassifier _model;
+        private readonly IReadOnlyList<TrainingExample> _train;
+        private readonly AdamW _optimizer;
+        private readonly List<(AdamW.ParamGroup Group, double Multiplier)> _groups;
+        private readonly SparseEmbeddingAdamW? _sparse;
+        private readonly List<Parameter> _trainableParameters;
+        private readonly TrainingCheckpoint? _checkpoints;
+        private readonly Stopwatch _clock = new();
+        private readonly int _totalSteps;
+        private readonly int _warmupSteps;
+        private readonly int _averageAfter;
+        private TimeSpan _elapsedBefore;
+        private long _samplesThisRun;
+
+        public Run(BertFineTuner owner, BertClassifier model, IReadOnlyList<TrainingExample> train, AdamW optimizer,
+            List<(AdamW.ParamGroup Group, double Multiplier)> groups, SparseEmbeddingAdamW? sparse)
+        {
+            _owner = owner;
+            _o = owner._options;
+            _model = model;
+            _train = train;
+            _optimizer = optimizer;
+            _groups = groups;
+            _sparse = sparse;
+            _trainableParameters = groups.SelectMany(g => g.Group.Parameters).ToList();
+            if (sparse is not null)
+                _trainableParameters.Add(sparse.Weight);
+            int batchesPerEpoch = (train.Count + _o.BatchSize - 1) / _o.BatchSize;
+            int stepsPerEpoch = (batchesPerEpoch + _o.GradientAccumulationSteps - 1) / _o.GradientAccumulationSteps;
+            _totalSteps = stepsPerEpoch * _o.Epochs;
+            _warmupSteps = (int)Math.Round(_o.WarmupRatio * _totalSteps);
+            // Steps after this one are averaged into the final weights (none when averaging is off).
+            _averageAfter = _totalSteps - (int)Math.Round(_o.AverageWeightsOverLast * _totalSteps);
+            _checkpoints = _o.Checkpoints is { } settings ? new TrainingCheckpoint(settings.Directory) : null;
+        }
+
+        public TrainingState State { get; private set; } = new();
+
+        public TimeSpan Elapsed() => _elapsedBefore + _clock.Elapsed;
+
+        /// <summary>Continues from the saved state when the checkpoint folder has one; starts the clock.</summary>
+        public void ResumeIfSaved()
+        {
+            if (_checkpoints is not null && _checkpoints.Exists)
+                State = _checkpoints.Load(_model, _optimizer, _sparse);
+            _elapsedBefore = TimeSpan.FromSeconds(State.SecondsBefore);
+            _clock.Start();
+        }
+
+        public void Save()
+        {
+            State.SecondsBefore = Elapsed().TotalSeconds;
+            _checkpoints?.Save(State, _model, _optimizer, _sparse);
+        }
+
+        /// <summary>The epoch's batches from its next unseen one; stops (saving first) at a step boundary when cancelled.</summary>
+        public void TrainEpoch(int epoch)
+        {
+            _model.train();
+            // Each epoch's order comes from its own seeded generator, so a resumed run sees the same batches.
+            // (Not HashCode.Combine: .NET randomises it per process.)
+            var rng = new Random(unchecked(_o.Seed * 7919 + epoch));
+            var batches = _o.LengthGroupedBatches ? LengthGroupedBatches(_train, _o.BatchSize, rng) : ShuffledBatches(_train.Count, _o.BatchSize, rng);
+            for (int b = State.NextBatch; b < batches.Count; b++)
+            {
+                bool startsStep = b % _o.GradientAccumulationSteps == 0;
+                if (startsStep && _o.CancellationToken.IsCancellationRequested)
+                {
+                    Save();
+                    _o.CancellationToken.ThrowIfCancellationRequested();
+                }
+                using var scope = NewDisposeScope();
+                if (startsStep)
+                    manual_seed(_o.Seed * 1_000_003L + State.Step); // dropout masks depend on (seed, step) only
+                double loss = Backward(batches[b]);
+                bool stepNow = (b + 1) % _o.GradientAccumulationSteps == 0 || b == batches.Count - 1;
+                if (!stepNow)
+                    continue;
+                OptimizerStep(epoch, loss, nextBatch: b + 1);
+                if (_o.Checkpoints is { EverySteps: > 0 } every && State.Step % every.EverySteps == 0 && b < batches.Count - 1)
+                    Save();
+            }
+        }
+
+        /// <summary>Forward and backward pass of one batch (gradients accumulate); returns the batch's loss.</summary>
+        private double Backward(int[] rows)
+        {
+            var (ids, mask, types, encoded) = BertInputs.ToTensors(rows.Select(i => _train[i].Input).ToList());
+            _sparse?.Collect(encoded.InputIds);
+            State.RealTokens += encoded.RealTokens;
+            State.PaddedTokens += (long)encoded.BatchSize * encoded.SequenceLength;
+            var logits = _model.Forward(ids, mask, types);
+            Tensor loss = _owner._task.Loss(logits, rows.Select(i => _train[i]).ToList());
+            (_o.GradientAccumulationSteps > 1 ? loss / _o.GradientAccumulationSteps : loss).backward();
+            double lossValue = loss.item<float>();
+            State.EpochLossSum += lossValue * rows.Length;
+            State.EpochLossCount += rows.Length;
+            State.SamplesSeen += rows.Length;
+            _samplesThisRun += rows.Length;
+            return lossValue;
+        }
+
+        /// <summary>Clips, applies the scheduled learning rate, steps both optimizers, averages, and reports progress.</summary>
+        private void OptimizerStep(int epoch, double loss, int nextBatch)
+        {
+            if (_o.MaxGradNorm > 0)
+                nn.utils.clip_grad_norm_(_trainableParameters, _o.MaxGradNorm);
+            double lr = ScheduledRate(State.Step, _warmupSteps, _totalSteps, _o.LearningRate);
+            foreach (var (group, multiplier) in _groups)
+                group.LearningRate = lr * multiplier;
+            _optimizer.step();
+            _optimizer.zero_grad();
+            _sparse?.Step(lr * _sparse.LearningRateMultiplier, State.Step + 1);
+            State.Step++;
+            State.NextBatch = nextBatch;
+            if (State.Step > _averageAfter)
+                Accumulate(_model, State);
+
+            double rate = _samplesThisRun / _clock.Elapsed.TotalSeconds;
+            var remaining = TimeSpan.FromSeconds((_totalSteps - State.Step) * Elapsed().TotalSeconds / State.Step);
+            State.Steps.Add(new StepRecord(State.Step, epoch, loss, lr, rate));
+            _o.Progress?.Report(new TrainingProgress(epoch, _o.Epochs, State.Step, _totalSteps, loss, lr, rate, Elapsed(), remaining));
+        }
+
+        /// <summary>
+        /// After an epoch: the averaged weights on the last one, validation (keeping the best epoch's weights when
+        /// asked), the epoch record and report. Returns true when early stopping says to stop.
+        /// </summary>
+        public bool EndEpoch(int epoch, IReadOnlyList<TrainingExample>? valid, TimeSpan epochTime)
+        {
+            if (epoch == _o.Epochs && State.AverageWeights is not null)
+                CopyInto(_model, State.AverageWeights);
+            double? metric = null, validLoss = null;
+            if (valid is { Count: > 0 })
+            {
+                (metric, validLoss) = _owner.Validate(_model, valid);
+                if (metric > State.Best)
+                {
+                    State.Best = metric.Value;
+                    State.BestEpoch = epoch;
+                    State.SinceBest = 0;
+                    if (_o.RestoreBestWeights && epoch < _o.Epochs)
+                        State.BestWeights = Snapshot(_model, State.BestWeights);
+                }
+                else
+                {
+                    State.SinceBest++;
+                }
+            }
+            else
+            {
+                State.BestEpoch = epoch;
+            }
+            var record = new EpochRecord(epoch, State.EpochLossSum / Math.Max(1, State.EpochLossCount), metric, validLoss, epochTime,
+                State.EpochLossCount / epochTime.TotalSeconds);
+            State.Epochs.Add(record);
+            State.Epoch = epoch + 1;
+            State.NextBatch = 0;
+            State.EpochLossSum = 0;
+            State.EpochLossCount = 0;
+            _o.Progress?.Report(new TrainingProgress(epoch, _o.Epochs, State.Step, _totalSteps, record.TrainLoss, 0, record.SamplesPerSecond,
+                Elapsed(), TimeSpan.FromSeconds((_o.Epochs - epoch) * epochTime.TotalSeconds), EndOfEpoch: true, metric, _owner.ValidationMetricName));
+            return _o.EarlyStoppingPatience > 0 && State.SinceBest >= _o.EarlyStoppingPatience;
+        }
+
+        /// <summary>Puts the best epoch's weights back when a later epoch was worse.</summary>
+        public void RestoreBestEpoch()
+        {
+            if (State.BestWeights is not null && State.BestEpoch != State.Epochs[^1].Epoch)
+                CopyInto(_model, State.BestWeights);
+        }
+
+        public void DisposeSnapshots()
+        {
+            foreach (var weights in new[] { State.BestWeights, State.AverageWeights })
                 foreach (var t in weights?.Values ?? Enumerable.Empty<Tensor>())
                     t.Dispose();
         }
-        model.eval();
-        var time = Elapsed();
-        return new TrainingHistory(state.Epochs, state.Steps, state.BestEpoch, ValidationMetricName, time, state.SamplesSeen / time.TotalSeconds,
-            trainable, total, state.RealTokens, state.PaddedTokens);
     }
 
     /// <summary>Linear warmup from 0 to the peak, then linear decay to 0 at the last step.</summary>
@@ -230,28 +302,9 @@ public sealed class BertFineTuner
     }
 
 
-    /// <summary>Validation: accuracy (classification) or Spearman (similarity), and the mean loss.</summary>
-    private (double Metric, double Loss) Validate(BertClassifier model, IReadOnlyList<TrainingExample> valid)
-    {
-        var outputs = Predictor.Logits(model, valid.Select(v => v.Input).ToList(), 64);
-        if (_task == BertTask.SentenceSimilarity)
-        {
-            var predicted = outputs.Select(o => o[0]).ToArray();
-            var truth = valid.Select(v => v.Target).ToArray();
-            double mse = predicted.Zip(truth, (p, t) => (double)(p - t) * (p - t)).Average();
-            return (Evaluation.RegressionMetrics.Compute(truth, predicted).Spearman, mse);
-        }
-        int correct = 0;
-        double nll = 0;
-        for (int i = 0; i < valid.Count; i++)
-        {
-            var p = Scores.Softmax(outputs[i]);
-            if (Scores.ArgMax(p) == valid[i].Label)
-                correct++;
-            nll -= Math.Log(Math.Max(p[valid[i].Label], 1e-15));
-        }
-        return ((double)correct / valid.Count, nll / valid.Count);
-    }
+    /// <summary>Validation: the task's metric (accuracy, Spearman...) and the mean loss.</summary>
+    private (double Metric, double Loss) Validate(BertClassifier model, IReadOnlyList<TrainingExample> valid) =>
+        _task.Validate(Predictor.Logits(model, valid.Select(v => v.Input).ToList(), 64), valid);
 
     /// <summary>
     /// The learning-rate multiplier of an encoder parameter under layer-wise decay: decay^(L + 1 - depth), where the

@@ -1,20 +1,24 @@
-using MlNetBert.Inference;
 using System.IO.Compression;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using MlNetBert.Checkpoints;
+using MlNetBert.Inference;
+using MlNetBert.Tasks;
 using MlNetBert.Modeling;
 using MlNetBert.Tokenization;
 using static TorchSharp.torch;
 
 namespace MlNetBert.Training;
 
-/// <summary>What a fine-tuned model predicts and how its outputs are read; stored next to the weights.</summary>
-public sealed record BertTaskInfo
+/// <summary>
+/// The model card of files written before <c>model-card.json</c> (entry <c>mlnetbert-model.json</c>, enum names such
+/// as <c>TextClassification</c>/<c>Mean</c>); read only, to load those files.
+/// </summary>
+internal sealed record LegacyTaskInfo
 {
-    [JsonPropertyName("task")] public BertTask Task { get; init; }
+    [JsonPropertyName("task")] public string Task { get; init; } = "";
     [JsonPropertyName("labels")] public IReadOnlyList<string> Labels { get; init; } = [];
-    [JsonPropertyName("pooling")] public Pooling Pooling { get; init; }
+    [JsonPropertyName("pooling")] public string Pooling { get; init; } = "Mean";
     [JsonPropertyName("score_scale")] public float ScoreScale { get; init; } = 1;
     [JsonPropertyName("score_offset")] public float ScoreOffset { get; init; }
     [JsonPropertyName("max_length")] public int MaxLength { get; init; } = 128;
@@ -25,38 +29,63 @@ public sealed record BertTaskInfo
     [JsonPropertyName("text2_column")] public string? Text2Column { get; init; }
     [JsonPropertyName("metrics")] public IReadOnlyDictionary<string, double> Metrics { get; init; } = new Dictionary<string, double>();
 
-    [JsonIgnore] public int Outputs => Task == BertTask.SentenceSimilarity ? 1 : Labels.Count;
+    public ModelCard ToCard(string source) => new()
+    {
+        Task = Task switch
+        {
+            "TextClassification" => ClassificationTask.TextName,
+            "PairClassification" => ClassificationTask.PairName,
+            "SentenceSimilarity" => SentenceSimilarityTask.TaskName,
+            _ => throw new BadInputException($"{source}: unknown task '{Task}' (expected TextClassification, PairClassification or SentenceSimilarity)"),
+        },
+        Labels = Labels,
+        Pooling = Pooling.Equals("Cls", StringComparison.OrdinalIgnoreCase) ? ModelCard.PoolingCls : ModelCard.PoolingMean,
+        ScoreScale = ScoreScale,
+        ScoreOffset = ScoreOffset,
+        MaxLength = MaxLength,
+        Checkpoint = Checkpoint,
+        CheckpointSha256 = CheckpointSha256,
+        LowerCase = LowerCase,
+        TextColumn = TextColumn,
+        Text2Column = Text2Column,
+        Metrics = Metrics,
+        ProjectVersion = "",
+    };
 }
-
-/// <summary>Predictions of a batch: probabilities per row (classification) or one score per row (similarity).</summary>
-public sealed record BertPredictions(float[][]? Probabilities, float[]? Scores);
 
 /// <summary>
 /// A fine-tuned BERT model with its task description and tokenizer: predicts in batches and saves to / loads from
-/// one file (a zip holding <c>mlnetbert-model.json</c>, <c>config.json</c>, <c>vocab.txt</c>, <c>model.safetensors</c>).
+/// one file (a zip holding <c>model-card.json</c>, <c>config.json</c>, <c>vocab.txt</c>, <c>model.safetensors</c>).
 /// </summary>
-public sealed class BertTaskModel : IDisposable
+public sealed class BertTaskModel : IDisposable, IBertPredictor
 {
-    private static readonly JsonSerializerOptions Json = new() { WriteIndented = true, Converters = { new JsonStringEnumConverter() } };
     private readonly Lock _gate = new();
 
-    public BertTaskModel(BertClassifier network, BertTaskInfo info, BertConfig config, string vocabText)
+    public BertTaskModel(BertClassifier network, ModelCard card, BertConfig config, string vocabText)
     {
         Network = network;
-        Info = info;
+        Card = card;
+        Task = TrainingTasks.Get(card.Task, "model card");
         Config = config;
         VocabText = vocabText;
         using var vocab = new MemoryStream(System.Text.Encoding.UTF8.GetBytes(vocabText));
-        Encoder = BertTextEncoder.FromVocab(vocab, info.LowerCase);
+        Encoder = BertTextEncoder.FromVocab(vocab, card.LowerCase);
         network.eval();
     }
 
     public BertClassifier Network { get; }
 
-    public BertTaskInfo Info { get; private set; }
+    /// <summary>What the model is: task, labels, pooling, tokenizer settings, provenance and training metrics.</summary>
+    public ModelCard Card { get; private set; }
+
+    /// <summary>The task's training side (head, loss, outputs, metrics).</summary>
+    public TrainingTask Task { get; }
+
+    /// <summary>The task's inference side.</summary>
+    public InferenceTask TaskDefinition => Task.Inference;
 
     /// <summary>Records the training metrics (validation results) that saving writes into the model card.</summary>
-    public void RecordMetrics(IReadOnlyDictionary<string, double> metrics) => Info = Info with { Metrics = metrics };
+    public void RecordMetrics(IReadOnlyDictionary<string, double> metrics) => Card = Card with { Metrics = metrics };
 
     public BertConfig Config { get; }
 
@@ -72,18 +101,16 @@ public sealed class BertTaskModel : IDisposable
     {
         var rows = new EncodedText[texts.Count];
         for (int i = 0; i < rows.Length; i++)
-            rows[i] = Encoder.Encode(texts[i], texts2?[i], Info.MaxLength);
+            rows[i] = Encoder.Encode(texts[i], texts2?[i], Card.MaxLength);
         lock (_gate) // TorchSharp modules are not safe for concurrent forward passes with train/eval switching
             return Predictor.Logits(Network, rows, batchSize);
     }
 
-    /// <summary>Probabilities (softmax of logits) or scores on the label's scale.</summary>
-    public BertPredictions Predict(IReadOnlyList<string> texts, IReadOnlyList<string>? texts2 = null, int batchSize = 64)
+    /// <summary>Predictions in input order, decoded by the task exactly as the exported ONNX file's outputs are.</summary>
+    public IReadOnlyList<Prediction> PredictBatch(IReadOnlyList<string> texts, IReadOnlyList<string>? texts2 = null, int batchSize = 64)
     {
         var logits = PredictLogits(texts, texts2, batchSize);
-        if (Info.Task == BertTask.SentenceSimilarity)
-            return new BertPredictions(null, logits.Select(l => l[0] * Info.ScoreScale + Info.ScoreOffset).ToArray());
-        return new BertPredictions(logits.Select(Scores.Softmax).ToArray(), null);
+        return logits.Select(l => TaskDefinition.Decode(Task.GraphOutputs(l, Card), Card)).ToArray();
     }
 
     /// <summary>Every parameter as a tensor: the encoder under HuggingFace names, the head as classifier.weight/bias.</summary>
@@ -118,8 +145,8 @@ public sealed class BertTaskModel : IDisposable
                 using var w = new StreamWriter(entry.Open());
                 w.Write(text);
             }
-            Text(InfoEntry, JsonSerializer.Serialize(Info, Json));
-            Text("config.json", JsonSerializer.Serialize(Config, Json));
+            Text(CardEntry, Card.ToJson());
+            Text("config.json", JsonSerializer.Serialize(Config, ConfigJson));
             Text("vocab.txt", VocabText);
             var weightsEntry = zip.CreateEntry("model.safetensors", CompressionLevel.NoCompression);
             weightsEntry.LastWriteTime = new DateTimeOffset(2000, 1, 1, 0, 0, 0, TimeSpan.Zero);
@@ -152,11 +179,11 @@ public sealed class BertTaskModel : IDisposable
         }
         using (zip)
         {
-            if (zip.GetEntry(InfoEntry) is not null)
+            if (zip.GetEntry(CardEntry) is not null || zip.GetEntry(LegacyInfoEntry) is not null)
                 return Read(zip, path);
             var nested = zip.Entries.Where(e => e.Name == MlNet.MlNetModelStore.PayloadStreamName).ToList();
             if (nested.Count == 0)
-                throw new BadInputException($"{path}: not an MlNetBert model (no {InfoEntry} inside, and not an ML.NET model holding a BertTransformer)");
+                throw new BadInputException($"{path}: not an MlNetBert model (no {CardEntry} inside, and not an ML.NET model holding a BertTransformer)");
             if (nested.Count > 1)
                 throw new BadInputException($"{path}: an ML.NET model with {nested.Count} MlNetBert transformers; load it with mlContext.Model.Load");
             string name = $"{path}!{nested[0].FullName}";
@@ -174,7 +201,12 @@ public sealed class BertTaskModel : IDisposable
         }
     }
 
-    private const string InfoEntry = "mlnetbert-model.json";
+    private const string CardEntry = "model-card.json";
+
+    // Files written before the unified model card hold this entry instead (see LegacyTaskInfo).
+    private const string LegacyInfoEntry = "mlnetbert-model.json";
+
+    private static readonly JsonSerializerOptions ConfigJson = new() { WriteIndented = true };
 
     private static BertTaskModel Read(ZipArchive zip, string path)
     {
@@ -184,8 +216,11 @@ public sealed class BertTaskModel : IDisposable
             using var r = new StreamReader(entry.Open());
             return r.ReadToEnd();
         }
-        var info = JsonSerializer.Deserialize<BertTaskInfo>(ReadText(InfoEntry), Json)
-            ?? throw new BadInputException($"{path}: {InfoEntry} is empty");
+        var card = zip.GetEntry(CardEntry) is not null
+            ? ModelCard.FromJson(ReadText(CardEntry), $"{path}!{CardEntry}")
+            : (JsonSerializer.Deserialize<LegacyTaskInfo>(ReadText(LegacyInfoEntry)) ?? throw new BadInputException($"{path}: {LegacyInfoEntry} is empty"))
+                .ToCard($"{path}!{LegacyInfoEntry}");
+        var task = TrainingTasks.Get(card.Task, path);
         var config = JsonSerializer.Deserialize<BertConfig>(ReadText("config.json"))
             ?? throw new BadInputException($"{path}: config.json is empty");
         config.Validate($"{path}!config.json");
@@ -199,7 +234,7 @@ public sealed class BertTaskModel : IDisposable
                 source.CopyTo(target);
             var tensors = Safetensors.Read(weights);
             var renamed = tensors.ToDictionary(kv => kv.Key.StartsWith("classifier.", StringComparison.Ordinal) ? kv.Key : "bert." + kv.Key, kv => kv.Value);
-            var network = new BertClassifier(config, info.Outputs, info.Pooling);
+            var network = new BertClassifier(config, task.HeadOutputs(card), PoolingNames.Parse(card.Pooling));
             try
             {
                 using (no_grad())
@@ -212,7 +247,7 @@ public sealed class BertTaskModel : IDisposable
                         p.copy_(source);
                     }
                 }
-                return new BertTaskModel(network, info, config, vocab);
+                return new BertTaskModel(network, card, config, vocab);
             }
             catch
             {

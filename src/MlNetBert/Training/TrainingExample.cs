@@ -2,14 +2,6 @@ using MlNetBert.Tokenization;
 
 namespace MlNetBert.Training;
 
-/// <summary>What the model learns: one label per text (or pair) or one score per pair.</summary>
-public enum BertTask
-{
-    TextClassification,
-    PairClassification,
-    SentenceSimilarity,
-}
-
 /// <summary>One encoded training row: a class index for classification, a target (already scaled to 0..1) for similarity.</summary>
 public readonly record struct TrainingExample(EncodedText Input, int Label, float Target);
 

@@ -34,7 +34,7 @@ public sealed class NasBertExportTests
         using var threads = TorchThreads.Use(1);
         using var engine = f.Ml.Model.CreatePredictionEngine<QuestionRow, QuestionPrediction>(f.Ml.Model.Load(f.ClassifierZip, out _));
         using var onnx = BertOnnxModel.Load(_classifierOnnx, new BertOnnxOptions { IntraOpThreads = 1 });
-        Assert.AreEqual(BertTasks.TextClassification, onnx.Task);
+        Assert.AreEqual(ClassificationTask.TextName, onnx.Task);
         CollectionAssert.AreEquivalent(NasBertFixture.Classes, onnx.Labels.ToArray());
         Assert.AreEqual(ModelFileFormat.RobertaBpeTokenizer, onnx.Metadata[ModelFileFormat.TokenizerKey]);
         var rows = f.QuestionsHeldOut;
@@ -63,7 +63,7 @@ public sealed class NasBertExportTests
         using var threads = TorchThreads.Use(1);
         using var engine = f.Ml.Model.CreatePredictionEngine<PairRow, PairPrediction>(f.Ml.Model.Load(f.SimilarityZip, out _));
         using var onnx = BertOnnxModel.Load(_similarityOnnx, new BertOnnxOptions { IntraOpThreads = 1 });
-        Assert.AreEqual(BertTasks.SentenceSimilarity, onnx.Task);
+        Assert.AreEqual(SentenceSimilarityTask.TaskName, onnx.Task);
         var rows = f.PairsHeldOut;
         Assert.HasCount(200, rows);
         var batched = onnx.PredictBatch(rows.Select(r => r.Sentence1).ToList(), rows.Select(r => r.Sentence2).ToList(), batchSize: 32);

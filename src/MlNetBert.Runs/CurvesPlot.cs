@@ -1,7 +1,7 @@
 using MlNetBert.Training;
 using ScottPlot;
 
-namespace MlNetBert.Cli.Commands;
+namespace MlNetBert.Runs;
 
 /// <summary>curves.png: training loss per step (left axis) and the validation metric per epoch (right axis).</summary>
 internal static class CurvesPlot
@@ -39,7 +39,9 @@ internal static class CurvesPlot
         plot.XLabel("optimizer step");
         plot.YLabel("training loss");
         plot.ShowLegend(Alignment.UpperCenter);
-        string temp = path + ".tmp.png";
+        // ScottPlot writes to a path (and wants the .png extension), so the atomic write is done here: a temporary
+        // name in the same folder, then a rename, as AtomicFile does for the other files of a run.
+        string temp = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, $".{Path.GetFileName(path)}.{Environment.ProcessId}.tmp.png");
         plot.SavePng(temp, 1000, 550);
         File.Move(temp, path, overwrite: true);
     }

@@ -1,0 +1,71 @@
+using MlNetBert.Data;
+using MlNetBert.Training;
+
+namespace MlNetBert.Runs;
+
+/// <summary>The rows a run trains and validates on, read and split once, before any folder is created.</summary>
+internal sealed record RunData(TabularData TrainData, TabularData? ValidData, IReadOnlyList<TabularRow> Train, IReadOnlyList<TabularRow> Valid, LabelSet? Labels)
+{
+    public static RunData Read(BertRunRequest request, IProgress<RunProgress>? progress)
+    {
+        var o = request.Options;
+        bool similarity = request.Task == BertTask.SentenceSimilarity;
+        var kind = similarity ? LabelKind.Numeric : LabelKind.Categorical;
+        var trainData = TabularReader.Read(request.Train with { LabelKind = kind, Seed = o.Seed });
+        Report(trainData, progress);
+        IReadOnlyList<TabularRow> trainRows = trainData.Rows, validRows = [];
+        TabularData? validData = null;
+        if (request.Valid is { } valid)
+        {
+            validData = TabularReader.Read(valid with { LabelKind = kind });
+            Report(validData, progress);
+            validRows = validData.Rows;
+        }
+        else if (request.ValidSplit > 0)
+        {
+            (trainRows, validRows) = DataSplits.StratifiedSplit(trainData.Rows, request.ValidSplit, o.Seed);
+        }
+        LabelSet? labels = null;
+        if (!similarity)
+        {
+            labels = LabelSet.FromTraining(trainRows, request.Train.Path, trainData.Columns.Label);
+            if (validRows.Count > 0)
+                LabelSet.CheckKnown(validRows, labels, request.Valid?.Path ?? request.Train.Path, (validData ?? trainData).Columns.Label);
+        }
+        return new RunData(trainData, validData, trainRows, validRows, labels);
+    }
+
+    /// <summary>
+    /// Makes sure a new run may use <paramref name="run"/>'s folder: it must be missing or empty, or hold a run that
+    /// failed (whose folder a retry with the same output replaces, as it did when failed runs were deleted).
+    /// </summary>
+    public static void ClaimFolder(RunFolder run, bool resumable)
+    {
+        if (!Directory.Exists(run.Path) || !Directory.EnumerateFileSystemEntries(run.Path).Any())
+            return;
+        if (File.Exists(run.RunJson) && TryStatus(run) == RunStatus.Failed)
+        {
+            Directory.Delete(run.Path, recursive: true);
+            return;
+        }
+        throw new BadInputException($"{run.Path}: run folder already exists and is not empty; choose another --out{(resumable ? " (or --resume it)" : "")}");
+    }
+
+    private static RunStatus? TryStatus(RunFolder run)
+    {
+        try
+        {
+            return run.ReadInfo().Status;
+        }
+        catch (BadInputException)
+        {
+            return null;
+        }
+    }
+
+    private static void Report(TabularData data, IProgress<RunProgress>? progress)
+    {
+        if (data.SkippedRows.Count > 0)
+            progress?.Report(new RunMessage($"{data.Path}: skipped {data.SkippedRows.Count} bad rows (first: {data.SkippedRows[0]})", IsWarning: true));
+    }
+}

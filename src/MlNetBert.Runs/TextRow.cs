@@ -1,0 +1,35 @@
+using Microsoft.ML;
+using MlNetBert.Data;
+
+namespace MlNetBert.Runs;
+
+/// <summary>One row as a run's ML.NET pipeline sees it (ML.NET reads the public properties).</summary>
+public sealed class TextRow
+{
+    /// <summary>The text (the first of a pair).</summary>
+    public string Text { get; set; } = "";
+
+    /// <summary>The second text of a pair; empty for single texts.</summary>
+    public string Text2 { get; set; } = "";
+
+    /// <summary>The class name (classification).</summary>
+    public string Label { get; set; } = "";
+
+    /// <summary>The target score (similarity).</summary>
+    public float Score { get; set; }
+
+    internal static IDataView View(MLContext ml, IEnumerable<TabularRow> rows) => ml.Data.LoadFromEnumerable(rows.Select(r => new TextRow
+    {
+        Text = r.Text,
+        Text2 = r.Text2 ?? "",
+        Label = r.Label ?? "",
+        Score = r.Score ?? 0,
+    }).ToList());
+}
+
+/// <summary>The label vocabulary, in the order the model's outputs use.</summary>
+public sealed class LabelRow
+{
+    /// <summary>One class name.</summary>
+    public string Label { get; set; } = "";
+}

@@ -1,0 +1,99 @@
+using System.Text.Json.Nodes;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using MlNetBert.Data;
+using MlNetBert.Export;
+using MlNetBert.Inference;
+using MlNetBert.Training;
+using static TorchSharp.torch;
+
+namespace MlNetBert.Tasks;
+
+/// <summary>
+/// The training side of one task: which label it reads (from an <c>IDataView</c> or a file), how a row becomes a
+/// <see cref="TrainingExample"/>, the head's size and loss, the validation metric, the ONNX head and its parity rule,
+/// the ML.NET output columns, and the evaluation metrics. One subclass per task, in its own folder under
+/// <c>Tasks/</c>, registered once in <see cref="TrainingTasks"/>; the training loop, the estimator and transformer,
+/// the exporter, runs and the console ask the task instead of switching on it.
+/// </summary>
+/// <remarks>The inference side (card rules, decoding, JSON) is <see cref="Inference"/>, in MlNetBert.Inference's <c>Tasks/</c>.</remarks>
+public abstract class TrainingTask
+{
+    /// <summary>The same task on the inference side.</summary>
+    public abstract InferenceTask Inference { get; }
+
+    /// <summary>The task's name (<c>mlnetbert.task</c>).</summary>
+    public string Name => Inference.Name;
+
+    /// <summary>
+    /// True when the ML.NET label column is a key (classes, from <c>MapValueToKey</c>); false when it is a Single
+    /// (a score). The estimator reads <see cref="LabelValue"/>s with the matching getter.
+    /// </summary>
+    public abstract bool KeyLabel { get; }
+
+    /// <summary>How a labelled file's label column is parsed (<see cref="TabularReader"/>).</summary>
+    public abstract LabelKind FileLabels { get; }
+
+    /// <summary>Throws <see cref="BadInputException"/> when the ML.NET label column has the wrong type, saying how to fix it.</summary>
+    public abstract void CheckLabelColumn(SchemaShape.Column label);
+
+    /// <summary>
+    /// Completes the card from the training labels: label names (classification), or the score range that targets
+    /// are scaled by (similarity). Throws <see cref="BadInputException"/> on labels that cannot be trained on.
+    /// </summary>
+    /// <param name="card">The card so far (task, pooling, tokenizer, columns).</param>
+    /// <param name="keyNames">The label key's names in key order (empty when <see cref="KeyLabel"/> is false).</param>
+    /// <param name="train">The training labels.</param>
+    /// <param name="labelColumn">The label column's name, for messages.</param>
+    public abstract ModelCard FitLabels(ModelCard card, IReadOnlyList<string> keyNames, IReadOnlyList<LabelValue> train, string labelColumn);
+
+    /// <summary>The training target of one row, given the fitted card; throws naming <paramref name="where"/> when the label is unusable.</summary>
+    public abstract TrainingTarget Target(LabelValue label, IReadOnlyList<string> keyNames, ModelCard card, string where, string labelColumn);
+
+    /// <summary>Rows of the head's output layer (classes, or 1 for a score).</summary>
+    public abstract int HeadOutputs(ModelCard card);
+
+    /// <summary>The loss of one batch: <paramref name="head"/> is [batch, outputs].</summary>
+    public abstract Tensor Loss(Tensor head, IReadOnlyList<TrainingExample> rows);
+
+    /// <summary>The validation metric's name (higher is better), for example <c>accuracy</c> or <c>spearman</c>.</summary>
+    public abstract string ValidationMetricName { get; }
+
+    /// <summary>The validation metric and mean loss from the head's outputs on the validation rows.</summary>
+    public abstract (double Metric, double Loss) Validate(IReadOnlyList<float[]> head, IReadOnlyList<TrainingExample> valid);
+
+    /// <summary>
+    /// What the exported graph outputs for one row, computed from the TorchSharp head's output row: one array per
+    /// <see cref="InferenceTask.OutputNames"/> entry. TorchSharp predictions and ONNX parity both read these.
+    /// </summary>
+    public abstract float[][] GraphOutputs(float[] head, ModelCard card);
+
+    /// <summary>Throws <see cref="BadInputException"/> when a head of <paramref name="outputs"/> rows does not fit the card.</summary>
+    public abstract void CheckHead(ModelCard card, int outputs);
+
+    /// <summary>Writes the nodes after the classifier layer (<paramref name="logits"/>) and declares the task's graph outputs.</summary>
+    internal abstract void WriteOnnxHead(OnnxGraphBuilder graph, string logits, int outputs, ModelCard card, Func<string, string> constant);
+
+    /// <summary>What an export variant must reproduce (which output, how closely, how many labels kept).</summary>
+    public abstract VariantCheck ParityRule(OnnxExportOptions options, double tolerance, ModelCard card);
+
+    /// <summary>The columns the trained transformer adds: <c>Score</c> (and <c>PredictedLabel</c> for classes).</summary>
+    public abstract void AddOutputColumns(DataViewSchema.Builder builder, string scoreColumn, string predictedLabelColumn, IReadOnlyList<string> labels);
+
+    /// <summary>A getter for one output column that reads the current row's prediction.</summary>
+    public abstract Delegate OutputGetter(DataViewSchema.Column column, string scoreColumn, Func<Prediction> current);
+
+    /// <summary>
+    /// Metrics of predictions against a labelled file's rows: the JSON written to metrics.json / <c>evaluate --json</c>
+    /// and the text the console prints.
+    /// </summary>
+    public abstract (JsonObject Json, string Text) Evaluate(IReadOnlyList<Prediction> predictions, IReadOnlyList<TabularRow> rows, ModelCard card, string source);
+
+    public override string ToString() => Name;
+}
+
+/// <summary>One label as read from ML.NET or a file: a key (1-based, 0 = missing) or a score.</summary>
+public readonly record struct LabelValue(uint Key, float Score);
+
+/// <summary>What one row is trained toward: a class index or a (scaled) target value.</summary>
+public readonly record struct TrainingTarget(int Label, float Value);
