@@ -299,10 +299,11 @@ cat >"$WORK/app/nuget.config" <<EOF
 </configuration>
 EOF
 
-# --- 3 and 4, as the fresh user. Cover this machine's NuGet caches, the fallback folder the image ships, and this
-# checkout with empty tmpfs mounts, in a mount namespace of their own (it ends with the command).
+# --- 3 and 4, as the fresh user. Cover this machine's NuGet caches (the global packages folder, the HTTP cache and the
+# user's NuGet folders, wherever NuGet says they are) and this checkout with empty tmpfs mounts, in a mount namespace
+# of their own (it ends with the command).
 http_cache=$(dotnet nuget locals http-cache --list 2>/dev/null | sed 's/^http-cache: //')
-cover="${global_packages%/}:${http_cache%/}:$HOME/.nuget:$HOME/.local/share/NuGet:/opt/nuget/packages:$ROOT"
+cover="${global_packages%/}:${http_cache%/}:$HOME/.nuget:$HOME/.local/share/NuGet:$ROOT"
 if [ "$(id -u)" = 0 ] && unshare --mount true 2>/dev/null; then
   say "running the user's steps in a private mount namespace; covered: $cover"
   FRESH_COVER="$cover" unshare --mount --propagation private bash "$ROOT/eng/fresh-machine-test.sh" --inside || {
