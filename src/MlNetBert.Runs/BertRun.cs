@@ -109,9 +109,8 @@ public static class BertRun
     private static BertRunResult FitAndWrite(BertRunRequest request, RunData data, RunFolder run, bool resuming, IProgress<RunProgress>? progress, CancellationToken ct)
     {
         var o = request.Options;
-        bool similarity = request.Task == BertTask.SentenceSimilarity;
         var ml = new MLContext(seed: o.Seed);
-        var keyMap = similarity ? null : ml.Transforms.Conversion.MapValueToKey(nameof(TextRow.Label),
+        var keyMap = !request.Task.KeyLabel ? null : ml.Transforms.Conversion.MapValueToKey(nameof(TextRow.Label),
             keyData: ml.Data.LoadFromEnumerable(data.Labels!.Labels.Select(l => new LabelRow { Label = l })));
         IDataView trainView = TextRow.View(ml, data.Train), validView = TextRow.View(ml, data.Valid);
         ITransformer? keyTransformer = keyMap?.Fit(trainView);
@@ -123,14 +122,14 @@ public static class BertRun
         var options = o with
         {
             TextColumnName = nameof(TextRow.Text),
-            Text2ColumnName = request.Task == BertTask.TextClassification ? null : nameof(TextRow.Text2),
-            LabelColumnName = similarity ? nameof(TextRow.Score) : nameof(TextRow.Label),
+            Text2ColumnName = request.Task.Inference.ReadsPair ? nameof(TextRow.Text2) : null,
+            LabelColumnName = request.Task.KeyLabel ? nameof(TextRow.Label) : nameof(TextRow.Score),
             ValidationSet = data.Valid.Count > 0 ? validView : null,
             Progress = progress is null ? null : new Forward<TrainingProgress>(p => progress.Report(new RunTrainingStep(p))),
             CancellationToken = ct,
             Checkpoints = new CheckpointSettings(run.CheckpointFolder, request.CheckpointEvery),
         };
-        var estimator = similarity ? ml.Regression.Trainers.BertSentenceSimilarity(options) : ml.MulticlassClassification.Trainers.BertTextClassification(options);
+        var estimator = new BertEstimator(options, request.Task);
         using var transformer = estimator.Fit(trainView);
         var history = transformer.Model.History!;
 
@@ -154,7 +153,7 @@ public static class BertRun
         if (Directory.Exists(run.CheckpointFolder))
             Directory.Delete(run.CheckpointFolder, recursive: true);
         return new BertRunResult(run, request.Task, data.Train.Count, data.Valid.Count, flat, history.TrainingTime, history.SamplesPerSecond,
-            parity, history, resuming, transformer.Model.Info.Text2Column is not null);
+            parity, history, resuming, transformer.Model.Card.Text2Column is not null);
     }
 
     /// <summary>
@@ -165,11 +164,11 @@ public static class BertRun
     private static void SaveMlNetModel(MLContext ml, BertTransformer transformer, IDataView trainView, string path)
     {
         var inputs = new DataViewSchema.Builder();
-        inputs.AddColumn(transformer.Model.Info.TextColumn, Microsoft.ML.Data.TextDataViewType.Instance);
-        if (transformer.Model.Info.Text2Column is { } text2)
+        inputs.AddColumn(transformer.Model.Card.TextColumn, Microsoft.ML.Data.TextDataViewType.Instance);
+        if (transformer.Model.Card.Text2Column is { } text2)
             inputs.AddColumn(text2, Microsoft.ML.Data.TextDataViewType.Instance);
         ITransformer model = transformer;
-        if (transformer.Model.Info.Task != BertTask.SentenceSimilarity)
+        if (transformer.Model.Task.KeyLabel)
         {
             var toText = ml.Transforms.Conversion.MapKeyToValue(transformer.PredictedLabelColumnName).Fit(transformer.Transform(trainView));
             model = new Microsoft.ML.Data.TransformerChain<ITransformer>(transformer, toText);
@@ -177,25 +176,12 @@ public static class BertRun
         AtomicFile.Write(path, stream => ml.Model.Save(model, inputs.ToSchema(), stream));
     }
 
-    /// <summary>Final metrics on labelled rows with the usual names (accuracy, macro_f1, log_loss / pearson, spearman).</summary>
+    /// <summary>Final metrics on labelled rows with the task's names (accuracy, macro_f1, log_loss / pearson, spearman, ...).</summary>
     private static JsonObject Evaluate(BertTaskModel model, IReadOnlyList<TabularRow> rows)
     {
         var texts = rows.Select(r => r.Text).ToList();
-        var texts2 = model.Info.Text2Column is null ? null : rows.Select(r => r.Text2 ?? "").ToList();
-        var predictions = model.Predict(texts, texts2);
-        if (model.Info.Task == BertTask.SentenceSimilarity)
-            return MlNetBert.Evaluation.RegressionMetrics.Compute(rows.Select(r => r.Score ?? 0).ToList(), predictions.Scores!).ToJsonObject();
-        var names = model.Info.Labels;
-        var truth = new List<int>(rows.Count);
-        foreach (var r in rows)
-        {
-            int index = names.ToList().IndexOf(r.Label ?? "");
-            if (index < 0)
-                throw new BadInputException($"line {r.Line}: label '{r.Label}' is not one the model knows (known: {string.Join(", ", names)})");
-            truth.Add(index);
-        }
-        var predicted = predictions.Probabilities!.Select(MlNetBert.Inference.Scores.ArgMax).ToList();
-        return MlNetBert.Evaluation.ClassificationMetrics.Compute(truth, predicted, predictions.Probabilities!, names).ToJsonObject();
+        var texts2 = model.Card.Text2Column is null ? null : rows.Select(r => r.Text2 ?? "").ToList();
+        return model.Task.Evaluate(model.PredictBatch(texts, texts2), rows, model.Card, "validation data").Json;
     }
 
     private static void TrySetStatus(RunFolder run, RunStatus status, string? error)

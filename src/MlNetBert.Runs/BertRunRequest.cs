@@ -1,3 +1,4 @@
+using MlNetBert.Tasks;
 using MlNetBert.Data;
 using MlNetBert.Export;
 using MlNetBert.Training;
@@ -28,7 +29,7 @@ public sealed record BertRunRequest(TabularReadOptions Train)
     public double ValidSplit { get; init; } = 0.1;
 
     /// <summary>What is trained. Default: text classification. Pair tasks need <see cref="TabularReadOptions.Text2Column"/>.</summary>
-    public BertTask Task { get; init; } = BertTask.TextClassification;
+    public TrainingTask Task { get; init; } = ClassificationTraining.Text;
 
     /// <summary>
     /// The training options. The column names, validation set, progress, cancellation and checkpoint settings are
@@ -56,8 +57,8 @@ public sealed record BertRunRequest(TabularReadOptions Train)
     /// <exception cref="BadInputException">A field is out of range, or a pair task has no second text column.</exception>
     public void Validate()
     {
-        if (Task != BertTask.TextClassification && Train.Text2Column is null)
-            throw new BadInputException($"--task {TaskNames.Of(Task)} needs --text2-column (the second text of each pair)");
+        if (Task.Inference.ReadsPair && Train.Text2Column is null)
+            throw new BadInputException($"--task {Task.Name} needs --text2-column (the second text of each pair)");
         if (ValidSplit is < 0 or >= 1)
             throw new BadInputException($"--valid-split must be at least 0 and below 1, not {ValidSplit}");
     }
@@ -77,7 +78,7 @@ public sealed record BertRunRequest(TabularReadOptions Train)
 /// <param name="IsPair">True when the model reads two texts (input columns Text and Text2).</param>
 public sealed record BertRunResult(
     RunFolder Folder,
-    BertTask Task,
+    TrainingTask Task,
     int TrainRows,
     int ValidRows,
     IReadOnlyDictionary<string, double> FinalMetrics,
@@ -142,23 +143,4 @@ public sealed class RunInterruptedException : OperationCanceledException
 
     /// <summary>True when the folder holds state to resume from.</summary>
     public bool Resumable { get; }
-}
-
-/// <summary>The task's name in run.json and on the command line.</summary>
-internal static class TaskNames
-{
-    public static string Of(BertTask task) => task switch
-    {
-        BertTask.TextClassification => "text-classification",
-        BertTask.PairClassification => "pair-classification",
-        _ => "sentence-similarity",
-    };
-
-    public static BertTask Parse(string name) => name switch
-    {
-        "text-classification" => BertTask.TextClassification,
-        "pair-classification" => BertTask.PairClassification,
-        "sentence-similarity" => BertTask.SentenceSimilarity,
-        _ => throw new BadInputException($"task '{name}' is not one of text-classification, pair-classification, sentence-similarity"),
-    };
 }

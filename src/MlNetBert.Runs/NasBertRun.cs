@@ -37,8 +37,9 @@ public static class NasBertRun
     {
         ArgumentNullException.ThrowIfNull(request);
         var o = request.Options;
-        bool similarity = request.Task == BertTask.SentenceSimilarity;
-        bool pair = request.Task != BertTask.TextClassification;
+        // ML.NET has one trainer for scores (SentenceSimilarity) and one for classes (TextClassification).
+        bool similarity = !request.Task.KeyLabel;
+        bool pair = request.Task.Inference.ReadsPair;
         request.Validate();
         if (o.Epochs < 1 || o.BatchSize < 1)
             throw new BadInputException("--epochs and --batch-size must be at least 1");
@@ -87,7 +88,7 @@ public static class NasBertRun
             RunMetrics.Write(run.MetricsJson, new JsonObject
             {
                 ["trainer"] = similarity ? "ML.NET SentenceSimilarity (NAS-BERT)" : "ML.NET TextClassification (NAS-BERT)",
-                ["task"] = TaskNames.Of(request.Task),
+                ["task"] = request.Task.Name,
                 ["final"] = final,
                 ["epochs"] = o.Epochs,
                 ["batch_size"] = o.BatchSize,

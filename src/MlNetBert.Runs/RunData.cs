@@ -9,8 +9,7 @@ internal sealed record RunData(TabularData TrainData, TabularData? ValidData, IR
     public static RunData Read(BertRunRequest request, IProgress<RunProgress>? progress)
     {
         var o = request.Options;
-        bool similarity = request.Task == BertTask.SentenceSimilarity;
-        var kind = similarity ? LabelKind.Numeric : LabelKind.Categorical;
+        var kind = request.Task.FileLabels;
         var trainData = TabularReader.Read(request.Train with { LabelKind = kind, Seed = o.Seed });
         Report(trainData, progress);
         IReadOnlyList<TabularRow> trainRows = trainData.Rows, validRows = [];
@@ -26,7 +25,7 @@ internal sealed record RunData(TabularData TrainData, TabularData? ValidData, IR
             (trainRows, validRows) = DataSplits.StratifiedSplit(trainData.Rows, request.ValidSplit, o.Seed);
         }
         LabelSet? labels = null;
-        if (!similarity)
+        if (request.Task.KeyLabel)
         {
             labels = LabelSet.FromTraining(trainRows, request.Train.Path, trainData.Columns.Label);
             if (validRows.Count > 0)

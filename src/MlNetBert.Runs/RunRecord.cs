@@ -1,3 +1,4 @@
+using MlNetBert.Tasks;
 using System.Reflection;
 using System.Security.Cryptography;
 using System.Text.Json;
@@ -28,7 +29,7 @@ internal static class RunRecord
             ["pid"] = Environment.ProcessId,
             ["argv"] = request.CommandLine is { } argv ? new JsonArray(argv.Select(a => (JsonNode)a).ToArray()) : null,
             ["cwd"] = Directory.GetCurrentDirectory(),
-            ["task"] = TaskNames.Of(request.Task),
+            ["task"] = request.Task.Name,
             ["options"] = new JsonObject
             {
                 ["checkpoint"] = o.Checkpoint,
@@ -115,7 +116,7 @@ internal static class RunRecord
             {
                 Valid = r["valid"] is JsonObject valid ? ReadOptions(valid) : null,
                 ValidSplit = r["valid_split"]!.GetValue<double>(),
-                Task = TaskNames.Parse(r["task"]!.GetValue<string>()),
+                Task = TrainingTasks.Get(r["task"]!.GetValue<string>(), "run.json: 'task'"),
                 Out = run.Path,
                 CheckpointEvery = r["checkpoint_every"]!.GetValue<int>(),
                 ExportOnnx = r["export_onnx"]!.GetValue<bool>(),
@@ -159,7 +160,7 @@ internal static class RunRecord
             ["train"] = OptionsJson(request.Train),
             ["valid"] = request.Valid is null ? null : OptionsJson(request.Valid),
             ["valid_split"] = request.ValidSplit,
-            ["task"] = TaskNames.Of(request.Task),
+            ["task"] = request.Task.Name,
             ["checkpoint_every"] = request.CheckpointEvery,
             ["export_onnx"] = request.ExportOnnx,
             ["options"] = new JsonObject

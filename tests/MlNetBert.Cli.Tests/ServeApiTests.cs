@@ -60,7 +60,7 @@ public sealed class ServeApiTests
         foreach (var (texts, json) in await Task.WhenAll(requests))
         {
             Assert.AreEqual("sentiment", json["model"]!["name"]!.GetValue<string>());
-            Assert.AreEqual(BertTasks.TextClassification, json["model"]!["task"]!.GetValue<string>());
+            Assert.AreEqual(ClassificationTask.TextName, json["model"]!["task"]!.GetValue<string>());
             var outputs = json["outputs"]!.AsArray();
             Assert.HasCount(texts.Length, outputs);
             for (int i = 0; i < texts.Length; i++)
@@ -82,7 +82,7 @@ public sealed class ServeApiTests
         var expected = reference.PredictBatch(Sentences, b);
         var inputs = new JsonArray(Sentences.Select((a, i) => (JsonNode)new JsonObject { ["text"] = a, ["text2"] = b[i] }).ToArray());
         var json = await PostOkAsync(_similarity, new JsonObject { ["inputs"] = inputs });
-        Assert.AreEqual(BertTasks.SentenceSimilarity, json["model"]!["task"]!.GetValue<string>());
+        Assert.AreEqual(SentenceSimilarityTask.TaskName, json["model"]!["task"]!.GetValue<string>());
         var outputs = json["outputs"]!.AsArray();
         for (int i = 0; i < Sentences.Length; i++)
         {
@@ -183,7 +183,7 @@ public sealed class ServeApiTests
         var card = JsonNode.Parse(await _classifier.Client.GetStringAsync(new Uri(_classifier.BaseUri, "/v1/model")))!;
         Assert.AreEqual("sentiment", card["name"]!.GetValue<string>());
         Assert.MatchesRegex("^[0-9a-f]{12}$", card["version"]!.GetValue<string>());
-        Assert.AreEqual(BertTasks.TextClassification, card["task"]!.GetValue<string>());
+        Assert.AreEqual(ClassificationTask.TextName, card["task"]!.GetValue<string>());
         CollectionAssert.AreEqual(ServeModels.Labels, card["labels"]!.AsArray().Select(l => l!.GetValue<string>()).ToArray());
         Assert.AreEqual(128, card["max_length"]!.GetValue<int>());
         Assert.AreEqual("minilm-l6", card["checkpoint"]!.GetValue<string>());

@@ -38,33 +38,34 @@ public sealed class ServeModels
         string vocab = File.ReadAllText(checkpoint.VocabPath);
         int hidden = checkpoint.Config.HiddenSize;
         string classifier = Path.Combine(folder, "sentiment.onnx");
-        OnnxExporter.Export(checkpoint.Config, WithHead(encoder, Labels.Length, hidden, seed: 20240917), new BertHeadSpec
+        OnnxExporter.Export(checkpoint.Config, WithHead(encoder, Labels.Length, hidden, seed: 20240917), new ModelCard
         {
-            Task = BertTasks.TextClassification,
+            Task = ClassificationTask.TextName,
             Pooling = "mean",
             Labels = Labels,
             MaxLength = 128,
-            CheckpointName = checkpoint.Name,
+            Checkpoint = checkpoint.Name,
             LowerCase = checkpoint.LowerCase,
         }, vocab, classifier, new Dictionary<string, string> { ["mlnetbert.metric.accuracy"] = "0.875", ["mlnetbert.metric.macro_f1"] = "0.8" });
         string similarity = Path.Combine(folder, "sts.onnx");
-        OnnxExporter.Export(checkpoint.Config, WithHead(encoder, 1, hidden, seed: 7), new BertHeadSpec
+        OnnxExporter.Export(checkpoint.Config, WithHead(encoder, 1, hidden, seed: 7), new ModelCard
         {
-            Task = BertTasks.SentenceSimilarity,
+            Task = SentenceSimilarityTask.TaskName,
             Pooling = "mean",
             ScoreScale = 5f,
             MaxLength = 128,
-            CheckpointName = checkpoint.Name,
+            Checkpoint = checkpoint.Name,
             LowerCase = checkpoint.LowerCase,
         }, vocab, similarity);
         string tiny = Path.Combine(folder, "tiny.onnx");
         var tinyConfig = checkpoint.Config with { HiddenSize = 32, NumAttentionHeads = 4, IntermediateSize = 64, NumHiddenLayers = 2, AddPoolingLayer = false };
-        OnnxExporter.Export(tinyConfig, WithHead(Shrink(encoder, checkpoint.Config, tinyConfig), Labels.Length, tinyConfig.HiddenSize, seed: 3), new BertHeadSpec
+        OnnxExporter.Export(tinyConfig, WithHead(Shrink(encoder, checkpoint.Config, tinyConfig), Labels.Length, tinyConfig.HiddenSize, seed: 3), new ModelCard
         {
-            Task = BertTasks.TextClassification,
+            Task = ClassificationTask.TextName,
+            Pooling = ModelCard.PoolingCls,
             Labels = Labels,
             MaxLength = 128,
-            CheckpointName = checkpoint.Name,
+            Checkpoint = checkpoint.Name,
             LowerCase = checkpoint.LowerCase,
         }, vocab, tiny);
         return (folder, classifier, similarity, tiny);

@@ -24,7 +24,7 @@ public sealed class ServeMultiModelTests
         CollectionAssert.AreEqual(new[] { "/v1/models/tiny/predict", "/v1/models/sts/predict" }, list.Select(m => m!["predict"]!.GetValue<string>()).ToArray());
         Assert.IsTrue(list[1]!["pair"]!.GetValue<bool>());
         var card = JsonNode.Parse(await host.Client.GetStringAsync(new Uri(host.BaseUri, "/v1/models/sts")))!;
-        Assert.AreEqual(BertTasks.SentenceSimilarity, card["task"]!.GetValue<string>());
+        Assert.AreEqual(SentenceSimilarityTask.TaskName, card["task"]!.GetValue<string>());
         Assert.AreEqual("tiny", JsonNode.Parse(await host.Client.GetStringAsync(new Uri(host.BaseUri, "/v1/model")))!["name"]!.GetValue<string>());
 
         using var reference = BertOnnxModel.Load(ServeModels.Similarity);

@@ -45,7 +45,7 @@ public sealed class BertRunTests
         Assert.AreEqual(40, result.TrainRows, "with Valid given, nothing is split off the training rows");
         Assert.AreEqual(200, result.ValidRows);
         using var model = BertTaskModel.Load(result.ModelZip);
-        Assert.AreEqual(2, model.Info.Labels.Count);
+        Assert.AreEqual(2, model.Card.Labels.Count);
         Assert.IsFalse(File.Exists(run.ModelOnnx), "ExportOnnx = false writes no ONNX file");
         Assert.IsTrue(File.Exists(run.LogCsv) && File.Exists(run.CurvesPng));
         Assert.IsEmpty(Directory.GetFiles(run.Path, "*.tmp*"), "no temporary files are left");

@@ -53,13 +53,13 @@ internal static class AnalyzeCommand
             string modelPath = parse.GetValue(finetuned)!;
             using var model = FineTuningAnalysis.LoadFineTuned(modelPath);
             var read = data.Read(parse, parse.GetValue(dataFile)!, LabelKind.Categorical, rowLimit, seedValue);
-            if (model.Info.Text2Column is not null && read.Text2Column is null)
+            if (model.Card.Text2Column is not null && read.Text2Column is null)
                 throw new BadInputException($"{modelPath}: the model reads sentence pairs; pass --text2-column for the second text");
             var table = TabularReader.Read(read);
             if (table.SkippedRows.Count > 0)
                 Console.Error.WriteLine($"{table.Path}: skipped {table.SkippedRows.Count} bad rows (the first: {table.SkippedRows[0]})");
 
-            string checkpointName = parse.GetValue(pretrained) ?? model.Info.Checkpoint;
+            string checkpointName = parse.GetValue(pretrained) ?? model.Card.Checkpoint;
             var checkpoint = new CheckpointStore(log: Console.Error.WriteLine).Resolve(checkpointName);
             var examples = table.Rows.Select(r => new AnalysisExample(r.Text, r.Text2, r.Label!)).ToList();
             Console.WriteLine($"pretrained {checkpoint.Name} vs fine-tuned {modelPath} on {table.Path} ({examples.Count} rows)");

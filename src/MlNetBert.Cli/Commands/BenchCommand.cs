@@ -1,3 +1,4 @@
+using MlNetBert.Tasks;
 using System.CommandLine;
 using System.Diagnostics;
 using System.Text.Json;
@@ -65,7 +66,7 @@ internal static class BenchCommand
                 using var warm = new BertClassifier(checkpoint.Config, labels.Count, Pooling.Cls);
                 warm.Bert.LoadWeights(tensors, checkpoint.WeightsPath);
                 var warmOptions = new BertTrainingOptions { Epochs = 1, BatchSize = parse.GetValue(batch), LengthGroupedBatches = false, SparseEmbeddingUpdates = false, Seed = 2 };
-                new BertFineTuner(warmOptions, BertTask.TextClassification).Train(warm, examples.Take(Math.Min(examples.Count, 4 * parse.GetValue(batch))).ToList(), null);
+                new BertFineTuner(warmOptions, ClassificationTraining.Text).Train(warm, examples.Take(Math.Min(examples.Count, 4 * parse.GetValue(batch))).ToList(), null);
             }
             double? baseline = null;
             // The last row is MlNetBert's loop with weight averaging over every step (--average-last 1), its worst case.
@@ -76,7 +77,7 @@ internal static class BenchCommand
                 using var network = new BertClassifier(checkpoint.Config, labels.Count, Pooling.Cls);
                 network.Bert.LoadWeights(tensors, checkpoint.WeightsPath);
                 var options = new BertTrainingOptions { Epochs = 1, BatchSize = parse.GetValue(batch), LengthGroupedBatches = grouped, SparseEmbeddingUpdates = sparse, AverageWeightsOverLast = average, Seed = 1 };
-                var history = new BertFineTuner(options, BertTask.TextClassification).Train(network, examples, null);
+                var history = new BertFineTuner(options, ClassificationTraining.Text).Train(network, examples, null);
                 double rate = history.SamplesPerSecond;
                 baseline ??= rate;
                 // Training FLOPs ~ 6 x (encoder parameters outside the embeddings) per token, plus attention's 12 x L x hidden x length.

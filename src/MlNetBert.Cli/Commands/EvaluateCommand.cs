@@ -33,32 +33,15 @@ internal static class EvaluateCommand
         command.SetAction(parse =>
         {
             using var file = ModelFile.Open(parse.GetValue(model)!);
-            var read = data.Read(parse, parse.GetValue(dataFile)!, file.IsSimilarity ? LabelKind.Numeric : LabelKind.Categorical);
-            if (file.IsPair && read.Text2Column is null)
+            var read = data.Read(parse, parse.GetValue(dataFile)!, file.Training.FileLabels);
+            if (file.Task.ReadsPair && read.Text2Column is null)
                 throw new BadInputException($"the model is {file.Task}: pass --text2-column for the second text");
             var table = TabularReader.Read(read);
             var texts = table.Rows.Select(r => r.Text).ToList();
-            var texts2 = file.IsPair ? table.Rows.Select(r => r.Text2 ?? "").ToList() : null;
-            var (probabilities, scores) = file.Predict(texts, texts2);
-            JsonObject final;
-            string text;
-            if (file.IsSimilarity)
-            {
-                var m = RegressionMetrics.Compute(table.Rows.Select(r => r.Score ?? 0).ToList(), scores!);
-                final = m.ToJsonObject();
-                text = $"pearson {m.Pearson:F4}, spearman {m.Spearman:F4}, mse {m.Mse:F4}, mae {m.Mae:F4} ({m.Count} rows)";
-            }
-            else
-            {
-                var labels = file.Labels.ToList();
-                var truth = table.Rows.Select(r => labels.IndexOf(r.Label ?? "") is var i && i >= 0 ? i
-                    : throw new BadInputException($"{table.Path}:{r.Line}: label '{r.Label}' in {table.Columns.Label} is not one the model knows (known: {string.Join(", ", labels)})")).ToList();
-                var m = ClassificationMetrics.Compute(truth, probabilities!.Select(Scores.ArgMax).ToList(), probabilities!, labels);
-                final = m.ToJsonObject();
-                text = $"accuracy {m.Accuracy:F4}, macro-F1 {m.MacroF1:F4}, log-loss {m.LogLoss:F4} ({m.Count} rows)\n\n{m.ToMarkdown()}";
-            }
+            var texts2 = file.Task.ReadsPair ? table.Rows.Select(r => r.Text2 ?? "").ToList() : null;
+            var (final, text) = file.Training.Evaluate(file.Predict(texts, texts2), table.Rows, file.Card, table.Path);
             if (parse.GetValue(json))
-                Console.WriteLine(new JsonObject { ["model"] = parse.GetValue(model), ["data"] = table.Path, ["task"] = file.Task, ["final"] = final }
+                Console.WriteLine(new JsonObject { ["model"] = parse.GetValue(model), ["data"] = table.Path, ["task"] = file.Task.Name, ["final"] = final }
                     .ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
             else
                 Console.WriteLine(text);

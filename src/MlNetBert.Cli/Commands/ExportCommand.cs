@@ -92,11 +92,11 @@ internal static class ExportCommand
                 var table = ReadCheckRows(data, parse, checkFile, torch);
                 rows = table.Rows.Take(1000).Select(r => (r.Text, r.Text2)).ToList();
                 if (table.Rows.Any(r => r.Label is not null))
-                    labels = table.Rows.Take(1000).Select(r => r.Label is null ? -1 : IndexOf(torch.Info.Labels, r.Label)).ToList();
+                    labels = table.Rows.Take(1000).Select(r => r.Label is null ? -1 : IndexOf(torch.Card.Labels, r.Label)).ToList();
                 source = $"{table.Path} ({rows.Count} rows)";
             }
             string written = parse.GetValue(output)!;
-            var rule = VariantCheck.For(options, torch.Info.Task == BertTask.SentenceSimilarity, parse.GetValue(tolerance), torch.Info.ScoreScale);
+            var rule = torch.Task.ParityRule(options, parse.GetValue(tolerance), torch.Card);
             ParityReport report;
             if (parse.GetValue(format) == "triton")
             {
@@ -172,11 +172,11 @@ internal static class ExportCommand
     // Labels are optional in a check file: read them when the file has a label column, for accuracy.
     private static TabularData ReadCheckRows(DataArguments data, ParseResult parse, string path, BertTaskModel torch)
     {
-        if (torch.Info.Task != BertTask.SentenceSimilarity)
+        if (torch.Task.KeyLabel)
         {
             try
             {
-                return TabularReader.Read(data.Read(parse, path, LabelKind.Categorical));
+                return TabularReader.Read(data.Read(parse, path, torch.Task.FileLabels));
             }
             catch (BadInputException)
             {

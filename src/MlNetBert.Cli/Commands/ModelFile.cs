@@ -1,5 +1,6 @@
 using MlNetBert.Inference;
 using MlNetBert.Runs;
+using MlNetBert.Tasks;
 using MlNetBert.Training;
 
 namespace MlNetBert.Cli.Commands;
@@ -7,13 +8,10 @@ namespace MlNetBert.Cli.Commands;
 /// <summary>A trained model from either file kind: an MlNetBert .zip (TorchSharp) or an exported .onnx (ONNX Runtime).</summary>
 internal sealed class ModelFile : IDisposable
 {
-    private readonly BertTaskModel? _zip;
-    private readonly BertOnnxModel? _onnx;
-
-    private ModelFile(BertTaskModel? zip, BertOnnxModel? onnx)
+    private ModelFile(IBertPredictor predictor, BertTaskModel? torch)
     {
-        _zip = zip;
-        _onnx = onnx;
+        Predictor = predictor;
+        TorchModel = torch;
     }
 
     public static ModelFile Open(string path)
@@ -21,44 +19,37 @@ internal sealed class ModelFile : IDisposable
         path = RunFolder.ResolveModelZip(path);
         if (!File.Exists(path))
             throw new BadInputException($"{path}: model file not found");
-        return Path.GetExtension(path).ToLowerInvariant() switch
+        switch (Path.GetExtension(path).ToLowerInvariant())
         {
-            ".onnx" => new ModelFile(null, BertOnnxModel.Load(path)),
-            ".zip" when MlNetBert.NasBert.NasBertOnnxExporter.IsMlNetNasBertZip(path) => throw new BadInputException(
-                $"{path}: an ML.NET NAS-BERT model (TextClassification / SentenceSimilarity); export it first and use the .onnx: mlnetbert export --model {path} --out model.onnx"),
-            ".zip" => new ModelFile(BertTaskModel.Load(path), null),
-            _ => throw new BadInputException($"{path}: unknown model file type (expected .zip from 'mlnetbert train' or .onnx from 'mlnetbert export')"),
-        };
-    }
-
-    /// <summary>text-classification, pair-classification or sentence-similarity.</summary>
-    public string Task => _onnx?.Task ?? TrainCommand.TaskName(_zip!.Info.Task);
-
-    public bool IsSimilarity => Task == BertTasks.SentenceSimilarity;
-
-    public bool IsPair => BertTasks.IsPair(Task);
-
-    public IReadOnlyList<string> Labels => _onnx?.Labels ?? _zip!.Info.Labels;
-
-    public BertTaskModel? TorchModel => _zip;
-
-    /// <summary>Probabilities per row (classification) or scores (similarity), in input order.</summary>
-    public (float[][]? Probabilities, float[]? Scores) Predict(IReadOnlyList<string> texts, IReadOnlyList<string>? texts2)
-    {
-        if (_zip is not null)
-        {
-            var p = _zip.Predict(texts, texts2);
-            return (p.Probabilities, p.Scores);
+            case ".onnx":
+                return new ModelFile(BertOnnxModel.Load(path), null);
+            case ".zip" when MlNetBert.NasBert.NasBertOnnxExporter.IsMlNetNasBertZip(path):
+                throw new BadInputException(
+                    $"{path}: an ML.NET NAS-BERT model (TextClassification / SentenceSimilarity); export it first and use the .onnx: mlnetbert export --model {path} --out model.onnx");
+            case ".zip":
+                var torch = BertTaskModel.Load(path);
+                return new ModelFile(torch, torch);
+            default:
+                throw new BadInputException($"{path}: unknown model file type (expected .zip from 'mlnetbert train' or .onnx from 'mlnetbert export')");
         }
-        var predictions = _onnx!.PredictBatch(texts, texts2);
-        return IsSimilarity
-            ? (null, predictions.Select(p => p.Score ?? float.NaN).ToArray())
-            : (predictions.Select(p => p.Probabilities!).ToArray(), null);
     }
 
-    public void Dispose()
-    {
-        _zip?.Dispose();
-        _onnx?.Dispose();
-    }
+    /// <summary>The model, whichever runtime holds it.</summary>
+    public IBertPredictor Predictor { get; }
+
+    public ModelCard Card => Predictor.Card;
+
+    /// <summary>The task's inference side: inputs, how predictions are shown.</summary>
+    public InferenceTask Task => Predictor.TaskDefinition;
+
+    /// <summary>The task's training side: how a labelled file is read and scored.</summary>
+    public TrainingTask Training => TrainingTasks.For(Task);
+
+    /// <summary>The TorchSharp model when the file is a model.zip (export needs it); null for an ONNX file.</summary>
+    public BertTaskModel? TorchModel { get; }
+
+    /// <summary>Predictions in input order.</summary>
+    public IReadOnlyList<Prediction> Predict(IReadOnlyList<string> texts, IReadOnlyList<string>? texts2) => Predictor.PredictBatch(texts, texts2);
+
+    public void Dispose() => Predictor.Dispose();
 }

@@ -61,7 +61,7 @@ internal static class NasBertBench
                 onnx.PredictBatch(texts.Take(16).ToList(), texts2?.Take(16).ToList(), batchSize: 8);
                 Console.WriteLine($"{rows.Count} rows of {table.Path}, {info.Task}, {n} threads (torch and ONNX Runtime)");
 
-                var results = new JsonObject { ["rows"] = rows.Count, ["threads"] = n, ["task"] = info.Task, ["data"] = Path.GetFullPath(table.Path) };
+                var results = new JsonObject { ["rows"] = rows.Count, ["threads"] = n, ["task"] = info.Task.Name, ["data"] = Path.GetFullPath(table.Path) };
                 double? baseline = null;
                 List<float[]>? reference = null;
                 foreach (var (name, run) in new (string, Func<List<float[]>>)[]

@@ -41,36 +41,32 @@ internal static class PredictCommand
             if (inputFile is not null && outputFile is null)
                 throw new BadInputException("--input needs --output FILE for the predictions");
             using var file = ModelFile.Open(parse.GetValue(model)!);
+            var card = file.Card;
             if (one is not null)
             {
                 string? two = parse.GetValue(text2);
-                if (file.IsPair && two is null)
+                if (file.Task.ReadsPair && two is null)
                     throw new BadInputException($"the model is {file.Task}: pass --text2 as well");
-                var (p, s) = file.Predict([one], two is null ? null : [two]);
-                var entry = Entry(file, p?[0], s?[0]);
-                Console.WriteLine(parse.GetValue(json) ? entry.ToJsonString() : Describe(file, p?[0], s?[0]));
+                var prediction = file.Predict([one], two is null ? null : [two])[0];
+                Console.WriteLine(parse.GetValue(json) ? file.Task.ToJson(prediction, card).ToJsonString() : file.Task.Describe(prediction, card));
                 return ExitCodes.Success;
             }
 
             var table = TabularReader.Read(data.Read(parse, inputFile!, LabelKind.None));
             var texts = table.Rows.Select(r => r.Text).ToList();
-            var texts2 = file.IsPair ? table.Rows.Select(r => r.Text2 ?? "").ToList() : null;
-            var (probabilities, scores) = file.Predict(texts, texts2);
+            var texts2 = file.Task.ReadsPair ? table.Rows.Select(r => r.Text2 ?? "").ToList() : null;
+            var predictions = file.Predict(texts, texts2);
             var sb = new StringBuilder();
             sb.Append("line\ttext");
-            if (file.IsPair)
+            if (texts2 is not null)
                 sb.Append("\ttext2");
-            sb.Append(file.IsSimilarity ? "\tscore\n" : "\tpredicted_label\t" + string.Join('\t', file.Labels.Select(l => "p_" + l)) + "\n");
+            sb.Append('\t').AppendJoin('\t', file.Task.TableColumns(card)).Append('\n');
             for (int i = 0; i < texts.Count; i++)
             {
                 sb.Append(CultureInfo.InvariantCulture, $"{table.Rows[i].Line}\t{Clean(texts[i])}");
                 if (texts2 is not null)
                     sb.Append('\t').Append(Clean(texts2[i]));
-                if (file.IsSimilarity)
-                    sb.Append(CultureInfo.InvariantCulture, $"\t{scores![i]:G6}\n");
-                else
-                    sb.Append('\t').Append(file.Labels[Scores.ArgMax(probabilities![i])]).Append('\t')
-                      .AppendJoin('\t', probabilities[i].Select(v => v.ToString("G6", CultureInfo.InvariantCulture))).Append('\n');
+                sb.Append('\t').AppendJoin('\t', file.Task.TableCells(predictions[i], card).Select(Clean)).Append('\n');
             }
             AtomicFile.WriteAllText(outputFile!, sb.ToString());
             Console.WriteLine(parse.GetValue(json)
@@ -82,19 +78,4 @@ internal static class PredictCommand
     }
 
     private static string Clean(string s) => s.Replace('\t', ' ').Replace('\n', ' ').Replace('\r', ' ');
-
-    private static JsonObject Entry(ModelFile file, float[]? probabilities, float? score)
-    {
-        if (file.IsSimilarity)
-            return new JsonObject { ["score"] = score };
-        var probs = new JsonObject();
-        for (int i = 0; i < file.Labels.Count; i++)
-            probs[file.Labels[i]] = probabilities![i];
-        return new JsonObject { ["label"] = file.Labels[Scores.ArgMax(probabilities!)], ["probabilities"] = probs };
-    }
-
-    private static string Describe(ModelFile file, float[]? probabilities, float? score) =>
-        file.IsSimilarity
-            ? $"score {score!.Value.ToString("F4", CultureInfo.InvariantCulture)}"
-            : $"{file.Labels[Scores.ArgMax(probabilities!)]}  (" + string.Join(", ", file.Labels.Select((l, i) => $"{l} {probabilities![i]:F4}")) + ")";
 }

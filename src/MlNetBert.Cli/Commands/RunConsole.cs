@@ -79,14 +79,14 @@ internal static class RunConsole
                 case RunStarted s when s.Request.IsNasBert:
                     _nasBert = true;
                     var o = s.Request.Options;
-                    Console.WriteLine($"training ML.NET's NAS-BERT {(s.Request.Task == BertTask.SentenceSimilarity ? "SentenceSimilarity" : "TextClassification")} on {s.TrainRows} rows " +
+                    Console.WriteLine($"training ML.NET's NAS-BERT {(s.Request.Task.KeyLabel ? "TextClassification" : "SentenceSimilarity")} on {s.TrainRows} rows " +
                         $"({s.ValidRows} validation), {o.Epochs} epochs, batch {o.BatchSize}; ML.NET's own recipe (learning rate, length 512, Adam), so " +
                         "--learning-rate, --max-length, --freeze, --pooling and the other fine-tuning options do not apply");
                     break;
                 case RunStarted s:
                     if (s.Resuming)
                         Console.WriteLine($"resuming {s.Folder.Path}");
-                    Console.WriteLine($"training {TrainCommand.TaskName(s.Request.Task)} on {s.TrainRows} rows ({s.ValidRows} validation) from {s.Checkpoint}; run folder {s.Folder.Path}");
+                    Console.WriteLine($"training {s.Request.Task.Name} on {s.TrainRows} rows ({s.ValidRows} validation) from {s.Checkpoint}; run folder {s.Folder.Path}");
                     break;
                 case RunTrainingStep t:
                     _steps.Report(t.Training);

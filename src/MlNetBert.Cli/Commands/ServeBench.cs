@@ -45,7 +45,7 @@ internal static class ServeBench
                 throw new BadInputException("--requests, --concurrency and --inputs-per-request must be at least 1, --warmup at least 0");
             bool pair;
             using (var probe = BertOnnxModel.Load(path))
-                pair = BertTasks.IsPair(probe.Task);
+                pair = probe.TaskDefinition.ReadsPair;
             var bodies = ServeLoadTest.Bodies(ServeLoadTest.SampleSentences, pair, parse.GetValue(inputs));
             Console.WriteLine($"{path}: {n} requests of {parse.GetValue(inputs)} input(s), concurrency {c}, {Environment.ProcessorCount} processors");
             var results = new JsonObject { ["model"] = path, ["requests"] = n, ["concurrency"] = c, ["inputs_per_request"] = parse.GetValue(inputs) };

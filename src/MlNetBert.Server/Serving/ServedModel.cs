@@ -11,9 +11,6 @@ namespace MlNetBert.Serving;
 /// </summary>
 internal sealed class ServedModel : IDisposable
 {
-    /// <summary>Metadata keys with this prefix hold training metrics (<c>mlnetbert train</c> writes them on export).</summary>
-    public const string MetricPrefix = "mlnetbert.metric.";
-
     private ServedModel(BertOnnxModel model, string name, string version)
     {
         Model = model;
@@ -77,20 +74,13 @@ internal sealed class ServedModel : IDisposable
     public ModelIdentity Identity => new(Name, Version, Model.Task);
 
     /// <summary>The model card at <c>GET /v1/model</c>: what a client needs to call the model and judge it.</summary>
-    public ModelCard Card(ServerOptions options)
+    public ServedModelInfo Card(ServerOptions options)
     {
-        var meta = Model.Metadata;
-        var metrics = new Dictionary<string, object>(StringComparer.Ordinal);
-        foreach (var (key, value) in meta.Where(kv => kv.Key.StartsWith(MetricPrefix, StringComparison.Ordinal)))
-        {
-            // Metrics are stored as invariant-culture text; numbers go out as JSON numbers, anything else as text.
-            metrics[key[MetricPrefix.Length..]] = double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out double number) && double.IsFinite(number)
-                ? number
-                : value;
-        }
-        return new ModelCard(Name, Version, Model.Task, IsPair, [.. Model.Labels], Model.MaxLength, Model.Checkpoint,
-            meta.GetValueOrDefault(ModelFileFormat.PoolingKey) ?? "", metrics,
-            meta.GetValueOrDefault(ModelFileFormat.ProjectVersionKey) ?? "", meta.GetValueOrDefault(ModelFileFormat.FormatVersionKey) ?? "",
+        var card = Model.Card;
+        // Training metrics go out as JSON numbers (the card parsed them from the file's invariant-culture text).
+        var metrics = card.Metrics.Where(kv => double.IsFinite(kv.Value)).ToDictionary(kv => kv.Key, kv => (object)kv.Value, StringComparer.Ordinal);
+        return new ServedModelInfo(Name, Version, Model.Task, IsPair, [.. Model.Labels], Model.MaxLength, Model.Checkpoint,
+            card.Pooling, metrics, card.ProjectVersion, ModelFileFormat.Version,
             Model.ExecutionProvider,
             new ModelLimits(options.MaxInputs, options.MaxTextChars, options.LongText == LongTextPolicy.Reject ? "reject" : "truncate", options.MaxBodyBytes),
             new BatchingSettings(options.Batching, options.MaxBatchSize, options.MaxWaitMs),

@@ -19,7 +19,8 @@ public sealed class BertEstimator : IEstimator<BertTransformer>
 {
     private readonly BertTrainingOptions _options;
 
-    internal BertEstimator(BertTrainingOptions options, TrainingTask task)
+    /// <summary>An estimator for <paramref name="task"/> (the catalog methods create the common ones).</summary>
+    public BertEstimator(BertTrainingOptions options, TrainingTask task)
     {
         options.Validate();
         _options = options;

@@ -18,7 +18,7 @@ namespace MlNetBert.Serving;
 /// <param name="Limits">This server's request limits.</param>
 /// <param name="Batching">This server's micro-batching settings.</param>
 /// <param name="Predict">The model's prediction route.</param>
-public sealed record ModelCard(
+public sealed record ServedModelInfo(
     string Name,
     string Version,
     string Task,
@@ -42,4 +42,4 @@ public sealed record ModelLimits(int MaxInputs, int MaxTextChars, string LongTex
 public sealed record BatchingSettings(bool Enabled, int MaxBatchSize, int MaxWaitMs);
 
 /// <summary>The answer of <c>GET /v1/models</c>: every served model, the default (first) one first.</summary>
-public sealed record ModelList(IReadOnlyList<ModelCard> Models);
+public sealed record ModelList(IReadOnlyList<ServedModelInfo> Models);
