@@ -202,7 +202,8 @@ if [ $ok = 1 ]; then
   mkdir -p "$WORK/unpacked"
   for package in "$WORK"/packages/*.nupkg; do
     # Only the files that can hold a path as text (the native libraries are third-party and large).
-    mapfile -t wanted < <(unzip -Z1 "$package" | grep -E '\.(dll|pdb|json|targets|props|xml|nuspec|cs)$')
+    # ([Content_Types].xml is left out: unzip reads [...] as a wildcard, and NuGet writes that file itself.)
+    mapfile -t wanted < <(unzip -Z1 "$package" | grep -E '\.(dll|pdb|json|targets|props|xml|nuspec|cs)$' | grep -v '^\[')
     [ ${#wanted[@]} = 0 ] || unzip -qq -o "$package" "${wanted[@]}" -d "$WORK/unpacked/$(basename "$package" .nupkg)"
   done
   hits=$(MACHINE_PATHS="$ROOT:${global_packages%/}:$HOME/" perl -e '
@@ -326,5 +327,5 @@ echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]
 }
 
-outer_run
-exit $?
+# One line, so that bash has read the exit too before the run starts.
+outer_run; exit $?
