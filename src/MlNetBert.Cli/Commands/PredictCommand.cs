@@ -48,7 +48,7 @@ internal static class PredictCommand
                 if (file.Task.ReadsPair && two is null)
                     throw new BadInputException($"the model is {file.Task}: pass --text2 as well");
                 var prediction = file.Predict([one], two is null ? null : [two])[0];
-                Console.WriteLine(parse.GetValue(json) ? file.Task.ToJson(prediction, card).ToJsonString() : file.Task.Describe(prediction, card));
+                Console.WriteLine(parse.GetValue(json) ? JsonSerializer.Serialize(file.Task.ToOutput(prediction, card), InferenceTask.OutputJson) : file.Task.Describe(prediction, card));
                 return ExitCodes.Success;
             }
 

@@ -1,4 +1,5 @@
-using System.Text.Json.Nodes;
+using System.Text.Json;
+using System.Text.Json.Serialization;
 
 namespace MlNetBert.Inference;
 
@@ -41,8 +42,11 @@ public abstract class InferenceTask
     /// <summary>One row's prediction from its slices of the outputs in <see cref="OutputNames"/>.</summary>
     public abstract Prediction Decode(IReadOnlyList<float[]> outputs, ModelCard card);
 
-    /// <summary>The prediction as the console's <c>predict --json</c> and the server print it.</summary>
-    public abstract JsonObject ToJson(Prediction prediction, ModelCard card);
+    /// <summary>The prediction's output shape, as the server answers and <c>predict --json</c> prints it.</summary>
+    public abstract PredictionOutput ToOutput(Prediction prediction, ModelCard card);
+
+    /// <summary>How outputs are written as JSON everywhere (camelCase, nulls left out).</summary>
+    public static JsonSerializerOptions OutputJson { get; } = new(JsonSerializerDefaults.Web) { DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull };
 
     /// <summary>The prediction as one console line.</summary>
     public abstract string Describe(Prediction prediction, ModelCard card);

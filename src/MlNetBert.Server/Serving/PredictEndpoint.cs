@@ -40,25 +40,10 @@ internal sealed class PredictEndpoint(ServerOptions options)
 
     private static PredictionOutput[] Outputs(ServedModel served, PredictRequest request, IReadOnlyList<Prediction> predictions)
     {
-        var labels = served.Model.Labels;
+        var task = served.Model.TaskDefinition;
         var outputs = new PredictionOutput[predictions.Count];
         for (int i = 0; i < outputs.Length; i++)
-        {
-            var p = predictions[i];
-            bool? truncated = request.Truncated[i] ? true : null;
-            if (p.Score is float score)
-            {
-                outputs[i] = new SimilarityOutput(score) { Truncated = truncated };
-            }
-            else
-            {
-                // Written in the model's label order, which the dictionary keeps as it only ever grows.
-                var probabilities = new Dictionary<string, float>(labels.Count, StringComparer.Ordinal);
-                for (int j = 0; j < labels.Count; j++)
-                    probabilities[labels[j]] = p.Probabilities![j];
-                outputs[i] = new ClassificationOutput(p.Label!, probabilities) { Truncated = truncated };
-            }
-        }
+            outputs[i] = task.ToOutput(predictions[i], served.Model.Card) with { Truncated = request.Truncated[i] ? true : null };
         return outputs;
     }
 

@@ -1,3 +1,4 @@
+using MlNetBert.Inference;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.OpenApi;

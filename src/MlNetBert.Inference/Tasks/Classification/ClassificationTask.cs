@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Text.Json.Nodes;
 
 namespace MlNetBert.Inference;
 
@@ -45,12 +44,13 @@ public sealed class ClassificationTask : InferenceTask
         return new Prediction(card.Labels[Scores.ArgMax(probabilities)], probabilities, outputs[0], null);
     }
 
-    public override JsonObject ToJson(Prediction prediction, ModelCard card)
+    public override PredictionOutput ToOutput(Prediction prediction, ModelCard card)
     {
-        var probabilities = new JsonObject();
+        // Written in the model's label order, which the dictionary keeps as it only ever grows.
+        var probabilities = new Dictionary<string, float>(card.Labels.Count, StringComparer.Ordinal);
         for (int i = 0; i < card.Labels.Count; i++)
             probabilities[card.Labels[i]] = prediction.Probabilities![i];
-        return new JsonObject { ["label"] = prediction.Label, ["probabilities"] = probabilities };
+        return new ClassificationOutput(prediction.Label!, probabilities);
     }
 
     public override string Describe(Prediction prediction, ModelCard card) =>

@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Text.Json.Nodes;
 
 namespace MlNetBert.Inference;
 
@@ -33,7 +32,7 @@ public sealed class SentenceSimilarityTask : InferenceTask
 
     public override Prediction Decode(IReadOnlyList<float[]> outputs, ModelCard card) => new(null, null, null, outputs[0][0]);
 
-    public override JsonObject ToJson(Prediction prediction, ModelCard card) => new() { ["score"] = prediction.Score };
+    public override PredictionOutput ToOutput(Prediction prediction, ModelCard card) => new SimilarityOutput(prediction.Score!.Value);
 
     public override string Describe(Prediction prediction, ModelCard card) =>
         $"score {prediction.Score!.Value.ToString("F4", CultureInfo.InvariantCulture)}";
