@@ -23,7 +23,8 @@ public sealed class NerPrediction
 }
 
 /// <summary>
-/// Fine-tunes minilm-l6 once on 1,000 real CoNLL-2003 training sentences (a seeded sample, one epoch, max length 64)
+/// Fine-tunes minilm-l6 once on 1,000 real CoNLL-2003 training sentences (a seeded sample, one epoch of 126 steps at
+/// batch 8 and learning rate 2e-4, max length 64; about 5.5 minutes on 2 shared cores under a load of 8-10)
 /// through the ML.NET pipeline users write, and checks it on the first 300 sentences of eng.testa (dev), which
 /// training never sees: entity F1, the first word's label, long sentences, Save/Load, and the ONNX export.
 /// </summary>
@@ -81,8 +82,9 @@ public sealed class TokenClassificationTrainingTests
             + $"{history.Steps.Count} steps, {history.SamplesPerSecond:F1} windows/s");
         foreach (var t in m.PerType)
             Console.WriteLine($"  {t.Type}: F1 {t.F1:F3} ({t.Support})");
-        // Measured 0.xx (see docs/benchmarks.md); the bar sits a few points below.
-        Assert.IsTrue(m.F1 >= 0.50, $"entity F1 {m.F1:F3} is below the 0.50 bar");
+        // Measured 0.676 (precision 0.646, recall 0.710; PER 0.81, LOC 0.67, ORG 0.67, MISC 0.25) after these 126
+        // steps, see docs/benchmarks.md; the bar sits a few points below.
+        Assert.IsTrue(m.F1 >= 0.62, $"entity F1 {m.F1:F3} is below the 0.62 bar");
     }
 
     [TestMethod]
@@ -115,6 +117,7 @@ public sealed class TokenClassificationTrainingTests
             if (predicted[i].PredictedLabel[0] == _dev[i].Tags[0])
                 right++;
         }
+        // Measured: 126 of 154 right.
         Console.WriteLine($"first word is an entity in {entityFirst} sentences; its tag predicted right in {right}");
         Assert.IsTrue(entityFirst >= 30, $"only {entityFirst} sentences start with an entity");
         Assert.IsTrue(right >= 0.5 * entityFirst, $"first word right in {right} of {entityFirst}: an off-by-one would get almost none");
