@@ -112,7 +112,8 @@ public static class BertRun
         var ml = new MLContext(seed: o.Seed);
         var keyMap = !request.Task.KeyLabel ? null : ml.Transforms.Conversion.MapValueToKey(nameof(TextRow.Label),
             keyData: ml.Data.LoadFromEnumerable(data.Labels!.Labels.Select(l => new LabelRow { Label = l })));
-        IDataView trainView = TextRow.View(ml, data.Train), validView = TextRow.View(ml, data.Valid);
+        Func<MLContext, IReadOnlyList<TabularRow>, IDataView> view = request.Task.TokenLevel ? TaggedTextRow.View : TextRow.View;
+        IDataView trainView = view(ml, data.Train), validView = view(ml, data.Valid);
         ITransformer? keyTransformer = keyMap?.Fit(trainView);
         if (keyTransformer is not null)
         {

@@ -1,5 +1,6 @@
 using MlNetBert.Tasks;
 using MlNetBert.Data;
+using MlNetBert.Data.TokenClassification;
 using MlNetBert.Export;
 using MlNetBert.Training;
 
@@ -30,6 +31,12 @@ public sealed record BertRunRequest(TabularReadOptions Train)
 
     /// <summary>What is trained. Default: text classification. Pair tasks need <see cref="TabularReadOptions.Text2Column"/>.</summary>
     public TrainingTask Task { get; init; } = ClassificationTraining.Text;
+
+    /// <summary>
+    /// Token classification: how its files are read (tag scheme, CoNLL columns). A <c>.tsv</c>/<c>.csv</c> file is a
+    /// table of words and tags (columns from <see cref="Train"/>), anything else CoNLL (<see cref="TaggedFiles"/>).
+    /// </summary>
+    public TaggedFileOptions Tagged { get; init; } = new();
 
     /// <summary>
     /// The training options. The column names, validation set, progress, cancellation and checkpoint settings are

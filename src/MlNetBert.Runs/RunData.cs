@@ -1,4 +1,5 @@
 using MlNetBert.Data;
+using MlNetBert.Data.TokenClassification;
 using MlNetBert.Training;
 
 namespace MlNetBert.Runs;
@@ -8,6 +9,8 @@ internal sealed record RunData(TabularData TrainData, TabularData? ValidData, IR
 {
     public static RunData Read(BertRunRequest request, IProgress<RunProgress>? progress)
     {
+        if (request.Task.TokenLevel)
+            return ReadTagged(request);
         var o = request.Options;
         var kind = request.Task.FileLabels;
         var trainData = TabularReader.Read(request.Train with { LabelKind = kind, Seed = o.Seed });
@@ -32,6 +35,34 @@ internal sealed record RunData(TabularData TrainData, TabularData? ValidData, IR
                 LabelSet.CheckKnown(validRows, labels, request.Valid?.Path ?? request.Train.Path, (validData ?? trainData).Columns.Label);
         }
         return new RunData(trainData, validData, trainRows, validRows, labels);
+    }
+
+    /// <summary>
+    /// Token classification: sentences from CoNLL or word/tag tables as rows (words and tags joined by spaces); the
+    /// labels are BIO over the training file's entity types, and validation tags must be among them.
+    /// </summary>
+    private static RunData ReadTagged(BertRunRequest request)
+    {
+        var o = request.Options;
+        var trainSentences = TaggedFiles.Read(request.Train, request.Tagged);
+        var trainData = TaggedFiles.ToTable(trainSentences, request.Train.MaxRows, o.Seed);
+        IReadOnlyList<TabularRow> trainRows = trainData.Rows, validRows = [];
+        TabularData? validData = null;
+        if (request.Valid is { } valid)
+        {
+            var validSentences = TaggedFiles.Read(valid, request.Tagged);
+            validSentences.RequireLabelsIn(trainSentences.Labels);
+            validData = TaggedFiles.ToTable(validSentences, valid.MaxRows, o.Seed);
+            validRows = validData.Rows;
+        }
+        else if (request.ValidSplit > 0)
+        {
+            // A plain seeded sample: nearly every sentence has its own tag sequence, so stratifying by it would keep
+            // every rare pattern in training. (A score on every row is what selects that path.)
+            var (train, held) = DataSplits.StratifiedSplit(trainRows.Select(r => r with { Score = 0 }).ToList(), request.ValidSplit, o.Seed);
+            (trainRows, validRows) = (train.Select(r => r with { Score = null }).ToList(), held.Select(r => r with { Score = null }).ToList());
+        }
+        return new RunData(trainData, validData, trainRows, validRows, new LabelSet(trainSentences.Labels));
     }
 
     /// <summary>

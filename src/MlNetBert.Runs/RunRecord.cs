@@ -6,6 +6,7 @@ using System.Text.Json.Nodes;
 using Microsoft.ML;
 using MlNetBert.Checkpoints;
 using MlNetBert.Data;
+using MlNetBert.Data.TokenClassification;
 using MlNetBert.Modeling;
 using MlNetBert.Training;
 
@@ -120,6 +121,14 @@ internal static class RunRecord
                 Out = run.Path,
                 CheckpointEvery = r["checkpoint_every"]!.GetValue<int>(),
                 ExportOnnx = r["export_onnx"]!.GetValue<bool>(),
+                Tagged = r["tagged"] is JsonObject tagged
+                    ? new TaggedFileOptions
+                    {
+                        Scheme = Enum.Parse<TagScheme>(tagged["scheme"]!.GetValue<string>(), ignoreCase: true),
+                        TokenColumn = tagged["token_column"]!.GetValue<int>(),
+                        TagColumn = tagged["tag_column"]?.GetValue<int>(),
+                    }
+                    : new TaggedFileOptions(),
                 CommandLine = json["argv"] is JsonArray argv ? argv.Select(a => a!.GetValue<string>()).ToArray() : null,
                 Options = new BertTrainingOptions
                 {
@@ -163,6 +172,12 @@ internal static class RunRecord
             ["task"] = request.Task.Name,
             ["checkpoint_every"] = request.CheckpointEvery,
             ["export_onnx"] = request.ExportOnnx,
+            ["tagged"] = !request.Task.TokenLevel ? null : new JsonObject
+            {
+                ["scheme"] = request.Tagged.Scheme.ToString().ToLowerInvariant(),
+                ["token_column"] = request.Tagged.TokenColumn,
+                ["tag_column"] = request.Tagged.TagColumn,
+            },
             ["options"] = new JsonObject
             {
                 // A checkpoint folder given relative to the working directory is saved in full, like the data paths.

@@ -27,6 +27,22 @@ public sealed class TextRow
     }).ToList());
 }
 
+/// <summary>One token-classification row as a run's ML.NET pipeline sees it: space-separated words and one tag per word.</summary>
+public sealed class TaggedTextRow
+{
+    /// <summary>The words, separated by single spaces.</summary>
+    public string Text { get; set; } = "";
+
+    /// <summary>One BIO tag per word.</summary>
+    public string[] Label { get; set; } = [];
+
+    internal static IDataView View(MLContext ml, IEnumerable<TabularRow> rows) => ml.Data.LoadFromEnumerable(rows.Select(r => new TaggedTextRow
+    {
+        Text = r.Text,
+        Label = (r.Label ?? "").Split(' ', StringSplitOptions.RemoveEmptyEntries),
+    }).ToList());
+}
+
 /// <summary>The label vocabulary, in the order the model's outputs use.</summary>
 public sealed class LabelRow
 {

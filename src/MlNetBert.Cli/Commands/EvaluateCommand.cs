@@ -16,27 +16,34 @@ internal static class EvaluateCommand
         var model = new Option<string>("--model") { Description = "Model file: model.zip (train) or model.onnx (export), or a run folder.", Required = true };
         var dataFile = new Option<string>("--data") { Description = "Labelled data (TSV or CSV).", Required = true };
         var json = new Option<bool>("--json") { Description = "Print the metrics as JSON ({\"final\": {...}})." };
+        var task = new Option<string?>("--task") { Description = "The task the model must be (checked against the model; the model's own task is used)." };
         var data = new DataArguments();
+        var tagged = new TaggedArguments();
         var command = new Command("evaluate",
             """
             Evaluate a trained model on labelled data: accuracy, macro-F1, log-loss, per-class metrics and the confusion
-            matrix for classification; Pearson and Spearman correlation for similarity.
+            matrix for classification; Pearson and Spearman correlation for similarity; entity precision, recall and F1
+            (conlleval), per type, and token accuracy for token classification (CoNLL files, or word/tag TSV/CSV).
 
             Examples:
               mlnetbert evaluate --model models/runs/my-run/model.zip --data sst2/dev.tsv
               mlnetbert evaluate --model model.onnx --data stsb/dev.tsv --text-column sentence1 --text2-column sentence2 --label-column score --json
+              mlnetbert evaluate --model models/runs/ner/model.onnx --data conll2003/eng.testb --json
             """)
         {
-            model, dataFile, json,
+            model, dataFile, json, task,
         };
         data.AddTo(command);
+        tagged.AddTo(command);
         command.SetAction(parse =>
         {
             using var file = ModelFile.Open(parse.GetValue(model)!);
+            if (parse.GetValue(task) is { } expected && expected != file.Task.Name)
+                throw new BadInputException($"{parse.GetValue(model)}: the model's task is {file.Task.Name}, not {expected}");
             var read = data.Read(parse, parse.GetValue(dataFile)!, file.Training.FileLabels);
             if (file.Task.ReadsPair && read.Text2Column is null)
                 throw new BadInputException($"the model is {file.Task}: pass --text2-column for the second text");
-            var table = TabularReader.Read(read);
+            var table = file.Task.TokenLevel ? Data.TokenClassification.TaggedFiles.ReadTable(read, tagged.Read(parse)) : TabularReader.Read(read);
             var texts = table.Rows.Select(r => r.Text).ToList();
             var texts2 = file.Task.ReadsPair ? table.Rows.Select(r => r.Text2 ?? "").ToList() : null;
             var (final, text) = file.Training.Evaluate(file.Predict(texts, texts2), table.Rows, file.Card, table.Path);

@@ -39,10 +39,10 @@ internal static class TrainCommand
     /// <summary>The options of <c>train</c>, and how they become a <see cref="BertRunRequest"/>.</summary>
     private sealed class TrainArguments
     {
-        private readonly Option<string> _train = new("--train") { Description = "Training data (TSV or CSV)." };
+        private readonly Option<string> _train = new("--train") { Description = "Training data (TSV or CSV; for token-classification also CoNLL: one word a line, any extension but .tsv/.csv)." };
         private readonly Option<string?> _valid = new("--valid") { Description = "Validation data; default: a stratified, seeded split of --train (see --valid-split)." };
         private readonly Option<double> _validSplit = new("--valid-split") { Description = "Fraction of --train held out for validation when no --valid is given (0 for none).", DefaultValueFactory = _ => 0.1 };
-        private readonly Option<string?> _task = new("--task") { Description = "text-classification | pair-classification | sentence-similarity. Default: pair-classification when --text2-column is given, else text-classification." };
+        private readonly Option<string?> _task = new("--task") { Description = "text-classification | pair-classification | sentence-similarity | token-classification. Default: pair-classification when --text2-column is given, else text-classification." };
         private readonly Option<string> _model = new("--model") { Description = "Checkpoint: minilm-l6 (default), arctic-xs, a HuggingFace BERT folder, or nasbert (ML.NET's own TextClassification / SentenceSimilarity; needs NasBert2000000.tsm in $TMPDIR/mlnet).", DefaultValueFactory = _ => CheckpointStore.DefaultName };
         private readonly Option<int> _epochs = new("--epochs") { Description = "Passes over the training data.", DefaultValueFactory = _ => 3 };
         private readonly Option<int> _batchSize = new("--batch-size") { Description = "Examples per step.", DefaultValueFactory = _ => 32 };
@@ -63,6 +63,7 @@ internal static class TrainCommand
         private readonly Option<int> _checkpointEvery = new("--checkpoint-every") { Description = "Save resumable state every N steps (always at epoch ends and on Ctrl-C; 0 = only those).", DefaultValueFactory = _ => 200 };
         private readonly Option<bool> _noExport = new("--no-export") { Description = "Skip the verified ONNX export (model.onnx, parity.json); 'mlnetbert export' can make it later." };
         private readonly DataArguments _data = new();
+        private readonly TaggedArguments _tagged = new();
 
         public Option<string?> Resume { get; } = new("--resume") { Description = "Continue an interrupted run folder with its original options (other options are ignored)." };
 
@@ -77,12 +78,14 @@ internal static class TrainCommand
                   mlnetbert train --train data/sentiment-sample.tsv --epochs 3
                   mlnetbert train --train sst2/train.tsv --valid sst2/dev.tsv --max-rows 5000 --learning-rate 5e-5
                   mlnetbert train --train stsb/train.tsv --valid stsb/dev.tsv --task sentence-similarity --text-column sentence1 --text2-column sentence2 --label-column score
+                  mlnetbert train --task token-classification --train conll2003/eng.train --valid conll2003/eng.testa --max-length 128
                 """)
             {
                 _train, _valid, _validSplit, _task, _model, _epochs, _batchSize, _learningRate, _maxLength, _maxRows, _seed, _freeze, _pooling,
                 _warmup, _weightDecay, _lld, _reinit, _average, _patience, _threads, _output, _checkpointEvery, _noExport, Resume,
             };
             _data.AddTo(command);
+            _tagged.AddTo(command);
             // --resume needs no --train.
             command.Validators.Add(result =>
             {
@@ -123,6 +126,7 @@ internal static class TrainCommand
                 Valid = valid is null ? null : _data.Read(parse, valid, Data.LabelKind.Categorical),
                 ValidSplit = parse.GetValue(_validSplit),
                 Task = ParseTask(parse.GetValue(_task), parse.GetValue(_data.Text2Column)),
+                Tagged = _tagged.Read(parse),
                 Out = parse.GetValue(_output),
                 CheckpointEvery = parse.GetValue(_checkpointEvery),
                 ExportOnnx = !parse.GetValue(_noExport),

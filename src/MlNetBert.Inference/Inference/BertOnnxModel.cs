@@ -158,6 +158,9 @@ public sealed class BertOnnxModel : IBertPredictor
         if (texts2 is not null && texts2.Count != texts.Count)
             throw new ArgumentException($"texts has {texts.Count} rows but texts2 has {texts2.Count}", nameof(texts2));
 
+        if (TaskDefinition.TokenLevel)
+            return TaskDefinition.PredictTokenLevel(texts, texts2, (BertTextEncoder)_encoder, Card, inputs => RunTokenLevel(inputs, batchSize));
+
         var encoded = new EncodedText[texts.Count];
         for (int i = 0; i < encoded.Length; i++)
             encoded[i] = _encoder.Encode(texts[i], texts2?[i], MaxLength);
@@ -201,6 +204,36 @@ public sealed class BertOnnxModel : IBertPredictor
             predictions[r] = TaskDefinition.Decode(rowOutputs, Card);
         }
         return predictions;
+    }
+
+    // Per input, each output's values at its real tokens ([tokens, width] row-major): padding positions are cut off.
+    private float[][][] RunTokenLevel(IReadOnlyList<EncodedText> inputs, int batchSize)
+    {
+        int[] order = Enumerable.Range(0, inputs.Count).OrderBy(i => inputs[i].Length).ToArray();
+        var widths = TaskDefinition.OutputWidths(Card);
+        var results = new float[inputs.Count][][];
+        for (int start = 0; start < order.Length; start += batchSize)
+        {
+            int[] rows = order[start..Math.Min(start + batchSize, order.Length)];
+            var batch = _encoder.Pad(rows.Select(r => inputs[r]).ToArray());
+            long[] shape = [batch.BatchSize, batch.SequenceLength];
+            using var ids = OrtValue.CreateTensorValueFromMemory(batch.InputIds, shape);
+            using var mask = OrtValue.CreateTensorValueFromMemory(batch.AttentionMask, shape);
+            using var types = OrtValue.CreateTensorValueFromMemory(batch.TokenTypeIds, shape);
+            using var runOptions = new RunOptions();
+            using var outputs = _session.Run(runOptions, _inputNames, [ids, mask, types], _outputNames);
+            for (int r = 0; r < rows.Length; r++)
+            {
+                int tokens = inputs[rows[r]].Length;
+                results[rows[r]] = new float[outputs.Count][];
+                for (int o = 0; o < outputs.Count; o++)
+                {
+                    int rowSize = batch.SequenceLength * widths[o];
+                    results[rows[r]][o] = outputs[o].GetTensorDataAsSpan<float>().Slice(r * rowSize, tokens * widths[o]).ToArray();
+                }
+            }
+        }
+        return results;
     }
 
     private void CheckSignature(string path)

@@ -49,6 +49,14 @@ public sealed record BertOnnxOptions
 
 /// <summary>
 /// One prediction. Classification fills <see cref="Label"/>, <see cref="Probabilities"/> and <see cref="Logits"/>
-/// (one entry per label, in the model's label order); similarity fills <see cref="Score"/> only.
+/// (one entry per label, in the model's label order); similarity fills <see cref="Score"/> only; token classification
+/// fills <see cref="Words"/> and <see cref="Entities"/> only.
 /// </summary>
-public sealed record Prediction(string? Label, float[]? Probabilities, float[]? Logits, float? Score);
+public sealed record Prediction(string? Label, float[]? Probabilities, float[]? Logits, float? Score)
+{
+    /// <summary>Token classification: every word of the input with its predicted tag, in order; null for other tasks.</summary>
+    public IReadOnlyList<WordPrediction>? Words { get; init; }
+
+    /// <summary>Token classification: the entities the tags make, in order; null for other tasks.</summary>
+    public IReadOnlyList<Entity>? Entities { get; init; }
+}

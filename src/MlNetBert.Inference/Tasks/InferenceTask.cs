@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using MlNetBert.Tokenization;
 
 namespace MlNetBert.Inference;
 
@@ -42,6 +43,55 @@ public abstract class InferenceTask
     /// <summary>One row's prediction from its slices of the outputs in <see cref="OutputNames"/>.</summary>
     public abstract Prediction Decode(IReadOnlyList<float[]> outputs, ModelCard card);
 
+    /// <summary>
+    /// Whether the graph's outputs are per token, <c>[batch, sequence, width]</c> (token classification), rather than
+    /// per row, <c>[batch, width]</c> (the default). A token-level task lays out each text itself (<see cref="Layout"/>:
+    /// words, several windows for a long text) and decodes all of its inputs' outputs together (<see cref="DecodeTokens"/>);
+    /// <see cref="Decode"/> is not used.
+    /// </summary>
+    public virtual bool TokenLevel => false;
+
+    /// <summary>Token-level tasks: the model inputs for one text, and what decoding needs to know about them.</summary>
+    public virtual TokenLayout Layout(string text, string? text2, BertTextEncoder encoder, ModelCard card) =>
+        throw new NotSupportedException($"task '{Name}' reads one input per row; it has no token layout");
+
+    /// <summary>
+    /// Token-level tasks: one text's prediction. <paramref name="outputs"/> has one entry per input of
+    /// <paramref name="layout"/>, holding one array per <see cref="OutputNames"/> entry: the input's real tokens ×
+    /// <see cref="OutputWidths"/>, row-major (padding already cut off).
+    /// </summary>
+    public virtual Prediction DecodeTokens(TokenLayout layout, IReadOnlyList<IReadOnlyList<float[]>> outputs, ModelCard card) =>
+        throw new NotSupportedException($"task '{Name}' reads one input per row; it has no token outputs");
+
+    /// <summary>
+    /// Predicts texts with a token-level task: lays out every text, runs all inputs through <paramref name="run"/> in
+    /// one call (which batches as it likes and returns, per input, its <see cref="OutputNames"/> outputs without
+    /// padding) and decodes each text from its own inputs. The ONNX and TorchSharp models both predict through this.
+    /// </summary>
+    public IReadOnlyList<Prediction> PredictTokenLevel(IReadOnlyList<string> texts, IReadOnlyList<string>? texts2, BertTextEncoder encoder, ModelCard card,
+        Func<IReadOnlyList<EncodedText>, IReadOnlyList<IReadOnlyList<float[]>>> run)
+    {
+        ArgumentNullException.ThrowIfNull(texts);
+        ArgumentNullException.ThrowIfNull(run);
+        var layouts = new TokenLayout[texts.Count];
+        var inputs = new List<EncodedText>();
+        for (int i = 0; i < layouts.Length; i++)
+        {
+            layouts[i] = Layout(texts[i] ?? string.Empty, texts2?[i], encoder, card);
+            inputs.AddRange(layouts[i].Inputs);
+        }
+        var outputs = run(inputs);
+        var predictions = new Prediction[layouts.Length];
+        int next = 0;
+        for (int i = 0; i < layouts.Length; i++)
+        {
+            int count = layouts[i].Inputs.Count;
+            predictions[i] = DecodeTokens(layouts[i], outputs.Skip(next).Take(count).ToArray(), card);
+            next += count;
+        }
+        return predictions;
+    }
+
     /// <summary>The prediction's output shape, as the server answers and <c>predict --json</c> prints it.</summary>
     public abstract PredictionOutput ToOutput(Prediction prediction, ModelCard card);
 
@@ -59,3 +109,10 @@ public abstract class InferenceTask
 
     public override string ToString() => Name;
 }
+
+/// <summary>
+/// How a token-level task turned one text into model inputs (<see cref="InferenceTask.Layout"/>): the inputs, and in
+/// a task's own subclass whatever its decoding needs (words, windows, character offsets).
+/// </summary>
+/// <param name="Inputs">One or more encoded inputs (several when a long text is cut into windows).</param>
+public abstract record TokenLayout(IReadOnlyList<EncodedText> Inputs);

@@ -23,16 +23,16 @@ public abstract record PredictionOutput
     public bool? Truncated { get; init; }
 }
 
-/// <summary>Token classification (the shape the task will answer with): the entities found in the text.</summary>
+/// <summary>Token classification: the entities found in the text, in order.</summary>
 public sealed record TokenClassificationOutput(IReadOnlyList<Entity> Entities) : PredictionOutput;
 
-/// <summary>One entity: its label, its text and where it is, in UTF-16 characters of the input.</summary>
-/// <param name="Label">The entity's type, for example <c>PER</c>.</param>
+/// <summary>One entity: its type, its text and where it is, in UTF-16 characters of the input.</summary>
+/// <param name="Type">The entity's type, for example <c>PER</c>.</param>
 /// <param name="Text">The entity's text as it appears in the input.</param>
 /// <param name="Start">Offset of its first character.</param>
 /// <param name="End">Offset just past its last character.</param>
-/// <param name="Score">The model's confidence, 0 to 1.</param>
-public sealed record Entity(string Label, string Text, int Start, int End, float Score);
+/// <param name="Score">The mean probability of the entity's word tags, 0 to 1.</param>
+public sealed record Entity(string Type, string Text, int Start, int End, float Score);
 
 /// <summary>Extractive question answering (the shape the task will answer with): the best answers, most likely first.</summary>
 public sealed record QuestionAnsweringOutput(IReadOnlyList<Answer> Answers) : PredictionOutput;

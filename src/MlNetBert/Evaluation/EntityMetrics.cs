@@ -57,32 +57,8 @@ public sealed record EntityMetrics
 
     /// <summary>The entities of one sentence's BIO tags, in order.</summary>
     /// <exception cref="ArgumentException">A tag is not <c>O</c>, <c>B-X</c> or <c>I-X</c>.</exception>
-    public static IReadOnlyList<EntitySpan> Entities(IReadOnlyList<string> tags)
-    {
-        ArgumentNullException.ThrowIfNull(tags);
-        var entities = new List<EntitySpan>();
-        string? type = null;
-        int start = 0;
-        for (int i = 0; i <= tags.Count; i++)
-        {
-            char prefix = 'O';
-            string tagType = string.Empty;
-            if (i < tags.Count && !EntityTags.TryParse(tags[i], out prefix, out tagType))
-                throw new ArgumentException($"tag {i} '{tags[i]}' is not O, B-TYPE or I-TYPE", nameof(tags));
-            bool continues = prefix == 'I' && tagType == type;
-            if (type is not null && !continues)
-            {
-                entities.Add(new EntitySpan(type, start, i));
-                type = null;
-            }
-            if (prefix != 'O' && !continues)
-            {
-                type = tagType;
-                start = i;
-            }
-        }
-        return entities;
-    }
+    public static IReadOnlyList<EntitySpan> Entities(IReadOnlyList<string> tags) =>
+        Inference.BioTags.Spans(tags).Select(s => new EntitySpan(s.Type, s.Start, s.End)).ToArray();
 
     /// <summary>Scores predicted tag sequences against gold ones, sentence by sentence.</summary>
     /// <exception cref="ArgumentException">The lists or a pair of sentences differ in length, or a tag is not valid BIO.</exception>

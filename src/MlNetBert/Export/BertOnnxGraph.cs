@@ -28,7 +28,8 @@ internal sealed partial class BertOnnxGraph(BertConfig config, IReadOnlyDictiona
         var states = new List<string> { x };
         // With [CLS] pooling the head reads one position, so the last layer needs only that row's query, residual
         // and feed-forward (keys and values still come from every position). Hidden-state outputs need them all.
-        bool clsOnly = card.Pooling == ModelCard.PoolingCls && !hiddenStates;
+        // A token-level head reads every position, so it never takes that shortcut.
+        bool clsOnly = card.Pooling == ModelCard.PoolingCls && !hiddenStates && !task.TokenLevel;
         for (int i = 0; i < config.NumHiddenLayers; i++)
         {
             bool lastClsOnly = clsOnly && i == config.NumHiddenLayers - 1;
@@ -37,8 +38,9 @@ internal sealed partial class BertOnnxGraph(BertConfig config, IReadOnlyDictiona
             states.Add(x);
         }
 
-        string pooled = card.Pooling == ModelCard.PoolingCls
-            ? _g.Node("Gather", [x, Shared("const.zero")], "pooled", Int("axis", 1))
+        // A token-level head is the same Linear on [batch, sequence, hidden]: MatMul broadcasts over the positions.
+        string pooled = task.TokenLevel ? x
+            : card.Pooling == ModelCard.PoolingCls ? _g.Node("Gather", [x, Shared("const.zero")], "pooled", Int("axis", 1))
             : MeanPool(x);
         string logits = Linear(pooled, "classifier", ModelFileFormat.Logits);
         task.WriteOnnxHead(_g, logits, outputs, card, Shared);

@@ -89,7 +89,7 @@ public static class OnnxExporter
             IrVersion = IrVersion,
             ProducerName = "MlNetBert",
             ProducerVersion = ProjectVersion,
-            DocString = $"{card.Task} ({card.Pooling} pooling) fine-tuned from {card.Checkpoint}",
+            DocString = $"{card.Task} ({(task.TokenLevel ? "per-token head" : card.Pooling + " pooling")}) fine-tuned from {card.Checkpoint}",
             Graph = graph,
         };
         model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = Opset });

@@ -7,7 +7,7 @@ namespace MlNetBert.Export;
 
 /// <summary>How closely an exported file reproduces the reference model's outputs on the same inputs.</summary>
 /// <param name="MaxAbsDifference">Largest |ONNX − reference| over every output value of every row.</param>
-/// <param name="ArgmaxAgreement">Fraction of rows whose highest-scoring label is the same in both (1.0 for similarity).</param>
+/// <param name="ArgmaxAgreement">Fraction of rows (of tokens, for a per-token output) whose highest-scoring label is the same in both (1.0 for similarity).</param>
 /// <param name="Rows">How many rows were compared.</param>
 public sealed record ParityReport(double MaxAbsDifference, double ArgmaxAgreement, int Rows)
 {
@@ -51,6 +51,12 @@ public sealed record ParityReport(double MaxAbsDifference, double ArgmaxAgreemen
 /// <param name="MinArgmaxAgreement">Smallest allowed fraction of rows with the same top label.</param>
 public sealed record VariantCheck(string Output, double MaxDifference, double MinArgmaxAgreement)
 {
+    /// <summary>
+    /// Values per argmax for a per-token output ([sequence, labels] per row: the label count), so agreement is counted
+    /// per token and a row's padding positions are not compared; 0 (default): one argmax over the whole row.
+    /// </summary>
+    public int ArgmaxGroup { get; init; }
+
     /// <summary>Float16 outputs may differ by this much (probabilities; scores per unit of score scale).</summary>
     public const double Float16Tolerance = 1e-2;
 
@@ -149,7 +155,7 @@ public static class OnnxParity
     public static ParityReport Check(string onnxPath, IReadOnlyList<EncodedText> rows, IReadOnlyList<float[]> expected, VariantCheck check, int batchSize = 32)
     {
         ArgumentNullException.ThrowIfNull(check);
-        return Enforce(onnxPath, Measure(onnxPath, rows, expected, batchSize, check.Output), check);
+        return Enforce(onnxPath, Measure(onnxPath, rows, expected, batchSize, check.Output, check.ArgmaxGroup), check);
     }
 
     private static ParityReport Enforce(string onnxPath, ParityReport report, VariantCheck check)
@@ -166,7 +172,12 @@ public static class OnnxParity
     /// <param name="expected">Per row, the reference values of <paramref name="output"/>.</param>
     /// <param name="batchSize">Rows per ONNX Runtime call.</param>
     /// <param name="output">The graph output to compare; default <c>logits</c> (classification) or <c>score</c> (similarity).</param>
-    public static ParityReport Measure(string onnxPath, IReadOnlyList<EncodedText> rows, IReadOnlyList<float[]> expected, int batchSize = 32, string? output = null)
+    /// <param name="argmaxGroup">
+    /// For a per-token output: the label count. Each row's expected values are then its real tokens' [tokens, labels]
+    /// (shorter than the padded batch row, whose padding positions are skipped), and agreement is counted per token.
+    /// </param>
+    public static ParityReport Measure(string onnxPath, IReadOnlyList<EncodedText> rows, IReadOnlyList<float[]> expected, int batchSize = 32, string? output = null,
+        int argmaxGroup = 0)
     {
         ArgumentNullException.ThrowIfNull(rows);
         ArgumentNullException.ThrowIfNull(expected);
@@ -184,7 +195,7 @@ public static class OnnxParity
             throw new ArgumentException($"{onnxPath}: no graph output '{output}' (outputs: {string.Join(", ", session.OutputMetadata.Keys)})", nameof(output));
 
         double maxDiff = 0;
-        int agree = 0;
+        int agree = 0, groups = 0;
         var actualArgMax = new List<int>(rows.Count);
         var expectedArgMax = new List<int>(rows.Count);
         for (int start = 0; start < rows.Count; start += batchSize)
@@ -195,6 +206,18 @@ public static class OnnxParity
             for (int r = 0; r < count; r++)
             {
                 float[] want = expected[start + r];
+                if (argmaxGroup > 0)
+                {
+                    if (want.Length > width || want.Length % argmaxGroup != 0)
+                        throw new ArgumentException($"expected row {start + r} has {want.Length} values, not a whole number of tokens of {argmaxGroup} within the model's {width}", nameof(expected));
+                    var row = actual.AsSpan(r * width, want.Length);
+                    for (int j = 0; j < want.Length; j++)
+                        maxDiff = Math.Max(maxDiff, Math.Abs((double)row[j] - want[j]));
+                    for (int g = 0; g < want.Length; g += argmaxGroup, groups++)
+                        if (Scores.ArgMax(row.Slice(g, argmaxGroup)) == Scores.ArgMax(want.AsSpan(g, argmaxGroup)))
+                            agree++;
+                    continue;
+                }
                 if (want.Length != width)
                     throw new ArgumentException($"expected row {start + r} has {want.Length} values, the model's '{output}' has {width}", nameof(expected));
                 var got = actual.AsSpan(r * width, width);
@@ -212,7 +235,7 @@ public static class OnnxParity
                     agree++;
             }
         }
-        return new ParityReport(maxDiff, (double)agree / rows.Count, rows.Count)
+        return new ParityReport(maxDiff, (double)agree / (argmaxGroup > 0 ? Math.Max(1, groups) : rows.Count), rows.Count)
         {
             Output = output,
             ActualArgMax = actualArgMax,

@@ -41,6 +41,25 @@ public static class BertCatalog
     }
 
     /// <summary>
+    /// Fine-tunes BERT for token classification (named entities). The text column holds space-separated words; the
+    /// label column one key per word: a <c>string[]</c> of BIO or IOB1-converted tags through <c>MapValueToKey</c>.
+    /// Outputs <c>PredictedLabel</c>, a key vector with one tag per word (<c>MapKeyToValue</c> gives the tags back),
+    /// and <c>Score</c>, each word's tag probability. Long sentences are read in overlapping windows, not cut off.
+    /// </summary>
+    /// <example>
+    /// <code>
+    /// var pipeline = ml.Transforms.Conversion.MapValueToKey("Tags")
+    ///     .Append(ml.MulticlassClassification.Trainers.BertNamedEntityRecognition(new BertTrainingOptions { TextColumnName = "Words", LabelColumnName = "Tags" }))
+    ///     .Append(ml.Transforms.Conversion.MapKeyToValue("PredictedLabel"));
+    /// </code>
+    /// </example>
+    public static BertEstimator BertNamedEntityRecognition(this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog, BertTrainingOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        return new BertEstimator(options ?? new BertTrainingOptions(), TokenClassificationTraining.Instance);
+    }
+
+    /// <summary>
     /// Scores rows with an exported MlNetBert ONNX file (any variant) in length-sorted batches, adding <c>Score</c>
     /// and <c>PredictedLabel</c> (classification) or <c>Score</c> (similarity), like the trained model does.
     /// </summary>

@@ -69,11 +69,8 @@ public sealed class BertEstimator : IEstimator<BertTransformer>
             Text2Column = _options.Text2ColumnName,
         }, keyNames, train.Select(r => r.Label).ToList(), _options.LabelColumnName);
 
-        List<TrainingExample> Examples(List<DataRow> rows, string[] names, string what) => rows.Select(r =>
-        {
-            var target = Task.Target(r.Label, names, card, $"{what}, row {r.Index + 1}", _options.LabelColumnName);
-            return new TrainingExample(encoder.Encode(r.Text, r.Text2, _options.MaxSequenceLength), target.Label, target.Value);
-        }).ToList();
+        List<TrainingExample> Examples(List<DataRow> rows, string[] names, string what) => rows.SelectMany(r =>
+            Task.Examples(r.Text, r.Text2, r.Label, names, card, encoder, $"{what}, row {r.Index + 1}", _options.LabelColumnName)).ToList();
         var trainExamples = Examples(train, keyNames, "training data");
         List<TrainingExample>? validExamples = null;
         if (_options.ValidationSet is { } validSet)
@@ -83,7 +80,7 @@ public sealed class BertEstimator : IEstimator<BertTransformer>
         }
 
         manual_seed(_options.Seed);
-        var network = new BertClassifier(checkpoint.Config, Task.HeadOutputs(card), _options.Pooling);
+        var network = new BertClassifier(checkpoint.Config, Task.HeadOutputs(card), _options.Pooling, Task.TokenLevel);
         network.Bert.LoadWeights(checkpoint.LoadTensors(), checkpoint.WeightsPath);
         if (_options.ReinitializeTopLayers > 0)
         {
@@ -94,7 +91,7 @@ public sealed class BertEstimator : IEstimator<BertTransformer>
                 throw new BadInputException($"option ReinitializeTopLayers = {k} conflicts with Freeze = {_options.Freeze}: a re-initialised layer would stay random");
             network.Bert.ReinitializeTopLayers(k);
         }
-        var tuner = new BertFineTuner(_options, Task);
+        var tuner = new BertFineTuner(_options, Task) { Card = card };
         var history = tuner.Train(network, trainExamples, validExamples);
 
         var metrics = new Dictionary<string, double> { ["train_loss"] = history.Epochs[^1].TrainLoss };
@@ -119,9 +116,12 @@ public sealed class BertEstimator : IEstimator<BertTransformer>
         using var cursor = data.GetRowCursor(columns);
         var text = cursor.GetGetter<ReadOnlyMemory<char>>(schema[_options.TextColumnName]);
         var text2 = _options.Text2ColumnName is { } name2 ? cursor.GetGetter<ReadOnlyMemory<char>>(schema[name2]) : null;
-        ValueGetter<uint>? key = Task.KeyLabel ? cursor.GetGetter<uint>(schema[_options.LabelColumnName]) : null;
+        // Token-level tasks read one key per word (a key vector); the others one key or one score.
+        ValueGetter<VBuffer<uint>>? keys = Task.TokenLevel ? cursor.GetGetter<VBuffer<uint>>(schema[_options.LabelColumnName]) : null;
+        ValueGetter<uint>? key = Task.KeyLabel && !Task.TokenLevel ? cursor.GetGetter<uint>(schema[_options.LabelColumnName]) : null;
         ValueGetter<float>? score = Task.KeyLabel ? null : cursor.GetGetter<float>(schema[_options.LabelColumnName]);
         ReadOnlyMemory<char> a = default, b = default;
+        VBuffer<uint> ks = default;
         uint k = 0;
         float s = 0;
         while (cursor.MoveNext())
@@ -130,10 +130,12 @@ public sealed class BertEstimator : IEstimator<BertTransformer>
             text(ref a);
             text2?.Invoke(ref b);
             key?.Invoke(ref k);
+            keys?.Invoke(ref ks);
             score?.Invoke(ref s);
             if (score is not null && !float.IsFinite(s))
                 throw new BadInputException($"{what}, row {cursor.Position + 1}: column '{_options.LabelColumnName}' value {s} is not a finite number");
-            rows.Add(new DataRow(cursor.Position, a.ToString(), text2 is null ? null : b.ToString(), new LabelValue(k, s)));
+            rows.Add(new DataRow(cursor.Position, a.ToString(), text2 is null ? null : b.ToString(),
+                new LabelValue(k, s) { Keys = keys is null ? null : ks.DenseValues().ToArray() }));
         }
         return rows;
     }

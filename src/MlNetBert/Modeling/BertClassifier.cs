@@ -25,7 +25,8 @@ public static class PoolingNames
 }
 
 /// <summary>
-/// A BERT encoder with a linear head: class logits for classification, one output for similarity.
+/// A BERT encoder with a linear head: class logits for classification, one output for similarity, and with
+/// <see cref="TokenLevel"/> the same kind of head applied to every position (token classification).
 /// Parameters are named <c>bert.*</c> (HuggingFace names below it) and <c>classifier.weight</c>/<c>classifier.bias</c>.
 /// </summary>
 public sealed class BertClassifier : nn.Module
@@ -36,7 +37,11 @@ public sealed class BertClassifier : nn.Module
 #pragma warning restore IDE1006
     private readonly double _dropout;
 
-    public BertClassifier(BertConfig config, int outputs, Pooling pooling)
+    /// <param name="config">The encoder's configuration.</param>
+    /// <param name="outputs">Rows of the head (labels, or 1 for a score).</param>
+    /// <param name="pooling">How a row-level head reads the last hidden state (ignored when <paramref name="tokenLevel"/>).</param>
+    /// <param name="tokenLevel">Apply the head to every position instead of a pooled vector.</param>
+    public BertClassifier(BertConfig config, int outputs, Pooling pooling, bool tokenLevel = false)
         : base(nameof(BertClassifier))
     {
         bert = new BertModel(config);
@@ -44,6 +49,7 @@ public sealed class BertClassifier : nn.Module
         _dropout = config.HiddenDropoutProb;
         Pooling = pooling;
         Outputs = outputs;
+        TokenLevel = tokenLevel;
         // HuggingFace's initialisation of a new head: N(0, 0.02) weights, zero bias. Seeded by the caller.
         using (no_grad())
         {
@@ -61,11 +67,14 @@ public sealed class BertClassifier : nn.Module
 
     public int Outputs { get; }
 
-    /// <summary>Logits [batch, outputs].</summary>
+    /// <summary>Whether the head reads every position (outputs [batch, length, outputs]) rather than the pooled vector.</summary>
+    public bool TokenLevel { get; }
+
+    /// <summary>Logits [batch, outputs], or [batch, length, outputs] when <see cref="TokenLevel"/>.</summary>
     public Tensor Forward(Tensor inputIds, Tensor attentionMask, Tensor tokenTypeIds)
     {
         var last = bert.Forward(inputIds, attentionMask, tokenTypeIds)[^1];
-        return classifier.forward(nn.functional.dropout(Pool(last, attentionMask, Pooling), _dropout, training));
+        return classifier.forward(nn.functional.dropout(TokenLevel ? last : Pool(last, attentionMask, Pooling), _dropout, training));
     }
 
     /// <summary>[batch, length, hidden] → [batch, hidden].</summary>

@@ -4,6 +4,7 @@ using Microsoft.ML.Data;
 using MlNetBert.Data;
 using MlNetBert.Export;
 using MlNetBert.Inference;
+using MlNetBert.Tokenization;
 using MlNetBert.Training;
 using static TorchSharp.torch;
 
@@ -31,6 +32,13 @@ public abstract class TrainingTask
     /// </summary>
     public abstract bool KeyLabel { get; }
 
+    /// <summary>
+    /// Whether the head reads every token (<see cref="InferenceTask.TokenLevel"/>): the network's output is
+    /// [batch, length, outputs], the label is a key vector (one key per word, <see cref="LabelValue.Keys"/>) and
+    /// <see cref="Examples"/> lays rows out itself.
+    /// </summary>
+    public bool TokenLevel => Inference.TokenLevel;
+
     /// <summary>How a labelled file's label column is parsed (<see cref="TabularReader"/>).</summary>
     public abstract LabelKind FileLabels { get; }
 
@@ -50,10 +58,22 @@ public abstract class TrainingTask
     /// <summary>The training target of one row, given the fitted card; throws naming <paramref name="where"/> when the label is unusable.</summary>
     public abstract TrainingTarget Target(LabelValue label, IReadOnlyList<string> keyNames, ModelCard card, string where, string labelColumn);
 
+    /// <summary>
+    /// The training examples of one labelled row, given the fitted card: by default one input (the encoder's, truncated
+    /// to the card's maximum length) with <see cref="Target"/>'s label; a token-level task may make several (windows
+    /// over a long sentence) with <see cref="TrainingExample.TokenLabels"/>. Throws naming <paramref name="where"/>.
+    /// </summary>
+    public virtual IReadOnlyList<TrainingExample> Examples(string text, string? text2, LabelValue label, IReadOnlyList<string> keyNames, ModelCard card,
+        BertTextEncoder encoder, string where, string labelColumn)
+    {
+        var target = Target(label, keyNames, card, where, labelColumn);
+        return [new TrainingExample(encoder.Encode(text, text2, card.MaxLength), target.Label, target.Value)];
+    }
+
     /// <summary>Rows of the head's output layer (classes, or 1 for a score).</summary>
     public abstract int HeadOutputs(ModelCard card);
 
-    /// <summary>The loss of one batch: <paramref name="head"/> is [batch, outputs].</summary>
+    /// <summary>The loss of one batch: <paramref name="head"/> is [batch, outputs] ([batch, length, outputs] for a token-level task).</summary>
     public abstract Tensor Loss(Tensor head, IReadOnlyList<TrainingExample> rows);
 
     /// <summary>The validation metric's name (higher is better), for example <c>accuracy</c> or <c>spearman</c>.</summary>
@@ -61,6 +81,13 @@ public abstract class TrainingTask
 
     /// <summary>The validation metric and mean loss from the head's outputs on the validation rows.</summary>
     public abstract (double Metric, double Loss) Validate(IReadOnlyList<float[]> head, IReadOnlyList<TrainingExample> valid);
+
+    /// <summary>
+    /// <see cref="Validate(IReadOnlyList{float[]}, IReadOnlyList{TrainingExample})"/> for a task whose metric needs the
+    /// fitted card (entity F1 reads label names); by default the card is not needed.
+    /// </summary>
+    public virtual (double Metric, double Loss) Validate(IReadOnlyList<float[]> head, IReadOnlyList<TrainingExample> valid, ModelCard? card) =>
+        Validate(head, valid);
 
     /// <summary>
     /// What the exported graph outputs for one row, computed from the TorchSharp head's output row: one array per
@@ -92,8 +119,12 @@ public abstract class TrainingTask
     public override string ToString() => Name;
 }
 
-/// <summary>One label as read from ML.NET or a file: a key (1-based, 0 = missing) or a score.</summary>
-public readonly record struct LabelValue(uint Key, float Score);
+/// <summary>One label as read from ML.NET or a file: a key (1-based, 0 = missing) or a score, or for a token-level task one key per word.</summary>
+public readonly record struct LabelValue(uint Key, float Score)
+{
+    /// <summary>Token-level tasks: one key per word (1-based, 0 = missing).</summary>
+    public uint[]? Keys { get; init; }
+}
 
 /// <summary>What one row is trained toward: a class index or a (scaled) target value.</summary>
 public readonly record struct TrainingTarget(int Label, float Value);

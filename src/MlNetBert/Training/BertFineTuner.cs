@@ -27,6 +27,9 @@ public sealed class BertFineTuner
         _task = task;
     }
 
+    /// <summary>The fitted model card, for tasks whose validation metric needs it (label names); null when not known.</summary>
+    public ModelCard? Card { get; init; }
+
     /// <summary>The name of the metric validation reports (higher is better).</summary>
     public string ValidationMetricName => _task.ValidationMetricName;
 
@@ -304,7 +307,7 @@ public sealed class BertFineTuner
 
     /// <summary>Validation: the task's metric (accuracy, Spearman...) and the mean loss.</summary>
     private (double Metric, double Loss) Validate(BertClassifier model, IReadOnlyList<TrainingExample> valid) =>
-        _task.Validate(Predictor.Logits(model, valid.Select(v => v.Input).ToList(), 64), valid);
+        _task.Validate(Predictor.Logits(model, valid.Select(v => v.Input).ToList(), 64), valid, Card);
 
     /// <summary>
     /// The learning-rate multiplier of an encoder parameter under layer-wise decay: decay^(L + 1 - depth), where the

@@ -109,6 +109,14 @@ public sealed class BertTaskModel : IDisposable, IBertPredictor
     /// <summary>Predictions in input order, decoded by the task exactly as the exported ONNX file's outputs are.</summary>
     public IReadOnlyList<Prediction> PredictBatch(IReadOnlyList<string> texts, IReadOnlyList<string>? texts2 = null, int batchSize = 64)
     {
+        if (Task.TokenLevel)
+        {
+            return TaskDefinition.PredictTokenLevel(texts, texts2, Encoder, Card, inputs =>
+            {
+                lock (_gate)
+                    return Predictor.Logits(Network, inputs, batchSize).Select(l => (IReadOnlyList<float[]>)Task.GraphOutputs(l, Card)).ToArray();
+            });
+        }
         var logits = PredictLogits(texts, texts2, batchSize);
         return logits.Select(l => TaskDefinition.Decode(Task.GraphOutputs(l, Card), Card)).ToArray();
     }
@@ -234,7 +242,7 @@ public sealed class BertTaskModel : IDisposable, IBertPredictor
                 source.CopyTo(target);
             var tensors = Safetensors.Read(weights);
             var renamed = tensors.ToDictionary(kv => kv.Key.StartsWith("classifier.", StringComparison.Ordinal) ? kv.Key : "bert." + kv.Key, kv => kv.Value);
-            var network = new BertClassifier(config, task.HeadOutputs(card), PoolingNames.Parse(card.Pooling));
+            var network = new BertClassifier(config, task.HeadOutputs(card), PoolingNames.Parse(card.Pooling), task.TokenLevel);
             try
             {
                 using (no_grad())

@@ -2,8 +2,15 @@ using MlNetBert.Tokenization;
 
 namespace MlNetBert.Training;
 
-/// <summary>One encoded training row: a class index for classification, a target (already scaled to 0..1) for similarity.</summary>
-public readonly record struct TrainingExample(EncodedText Input, int Label, float Target);
+/// <summary>
+/// One encoded training row: a class index for classification, a target (already scaled to 0..1) for similarity, a
+/// label per input position for token classification.
+/// </summary>
+public readonly record struct TrainingExample(EncodedText Input, int Label, float Target)
+{
+    /// <summary>Token-level tasks: one label index per position of <see cref="Input"/>; -100 where the loss ignores it ([CLS], [SEP], later sub-tokens of a word).</summary>
+    public int[]? TokenLabels { get; init; }
+}
 
 /// <summary>Metrics of one epoch.</summary>
 public sealed record EpochRecord(int Epoch, double TrainLoss, double? ValidationMetric, double? ValidationLoss, TimeSpan Duration, double SamplesPerSecond);

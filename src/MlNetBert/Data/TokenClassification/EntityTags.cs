@@ -26,22 +26,7 @@ public static class EntityTags
     /// Splits a tag into its prefix ('B', 'I', or 'O' for <c>O</c>) and entity type. The split is at the first hyphen only,
     /// so WNUT-17's <c>B-creative-work</c> has type <c>creative-work</c>. False for anything else (<c>X-PER</c>, <c>B-</c>, <c>PER</c>).
     /// </summary>
-    public static bool TryParse(string tag, out char prefix, out string type)
-    {
-        ArgumentNullException.ThrowIfNull(tag);
-        prefix = '\0';
-        type = string.Empty;
-        if (tag == Outside)
-        {
-            prefix = 'O';
-            return true;
-        }
-        if (tag.Length < 3 || tag[1] != '-' || tag[0] is not ('B' or 'I'))
-            return false;
-        prefix = tag[0];
-        type = tag[2..];
-        return true;
-    }
+    public static bool TryParse(string tag, out char prefix, out string type) => Inference.BioTags.TryParse(tag, out prefix, out type);
 
     /// <summary>The type of an entity tag, or null for <c>O</c> (the tag must be valid).</summary>
     public static string? TypeOf(string tag) => tag == Outside ? null : tag[2..];
