@@ -49,6 +49,11 @@ public sealed record BertOnnxOptions
 
 /// <summary>
 /// One prediction. Classification fills <see cref="Label"/>, <see cref="Probabilities"/> and <see cref="Logits"/>
-/// (one entry per label, in the model's label order); similarity fills <see cref="Score"/> only.
+/// (one entry per label, in the model's label order); similarity fills <see cref="Score"/> only; sentence embedding
+/// fills <see cref="Embedding"/> only.
 /// </summary>
-public sealed record Prediction(string? Label, float[]? Probabilities, float[]? Logits, float? Score);
+public sealed record Prediction(string? Label, float[]? Probabilities, float[]? Logits, float? Score)
+{
+    /// <summary>Sentence embedding: the text's vector (L2-normalised when the card says so); null for other tasks.</summary>
+    public float[]? Embedding { get; init; }
+}

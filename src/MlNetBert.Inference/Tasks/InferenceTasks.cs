@@ -9,6 +9,7 @@ public static class InferenceTasks
         ClassificationTask.Text,
         ClassificationTask.Pair,
         SentenceSimilarityTask.Instance,
+        SentenceEmbeddingTask.Instance,
     ];
 
     /// <summary>The registered names, for messages.</summary>

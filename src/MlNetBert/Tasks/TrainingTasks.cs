@@ -11,6 +11,7 @@ public static class TrainingTasks
         ClassificationTraining.Text,
         ClassificationTraining.Pair,
         SentenceSimilarityTraining.Instance,
+        SentenceEmbeddingTraining.CosineSimilarity,
     ];
 
     /// <summary>The training side of <paramref name="task"/>.</summary>

@@ -3,7 +3,11 @@ using MlNetBert.Tokenization;
 namespace MlNetBert.Training;
 
 /// <summary>One encoded training row: a class index for classification, a target (already scaled to 0..1) for similarity.</summary>
-public readonly record struct TrainingExample(EncodedText Input, int Label, float Target);
+public readonly record struct TrainingExample(EncodedText Input, int Label, float Target)
+{
+    /// <summary>A bi-encoder's second text, encoded on its own (<see cref="Tasks.TrainingTask.EncodesPairSeparately"/>); null otherwise.</summary>
+    public EncodedText? Input2 { get; init; }
+}
 
 /// <summary>Metrics of one epoch.</summary>
 public sealed record EpochRecord(int Epoch, double TrainLoss, double? ValidationMetric, double? ValidationLoss, TimeSpan Duration, double SamplesPerSecond);
