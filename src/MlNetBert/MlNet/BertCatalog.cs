@@ -66,6 +66,31 @@ public static class BertCatalog
         return new BertOnnxEstimator(modelFile, textColumnName, text2ColumnName, batchSize, options);
     }
 
+    /// <summary>
+    /// Sentence embeddings as features: a text column becomes a vector of floats (mean-pooled, L2-normalised by
+    /// default) for any learner after it. Fit resolves <see cref="BertSentenceEmbeddingOptions.Model"/> (a checkpoint
+    /// name, a HuggingFace folder, a fine-tuned embedding model.zip or .onnx) to one verified ONNX file; scoring runs
+    /// on ONNX Runtime, and <c>mlContext.Model.Save</c> keeps that file inside the .zip.
+    /// </summary>
+    /// <param name="catalog">The text transforms catalog.</param>
+    /// <param name="outputColumnName">The vector column to add.</param>
+    /// <param name="inputColumnName">The text column (default: <paramref name="outputColumnName"/>).</param>
+    /// <param name="options">Model, pooling, normalisation, batch size, ONNX Runtime settings.</param>
+    /// <example>
+    /// <code>
+    /// var pipeline = ml.Transforms.Text.BertSentenceEmbedding("Features", "Text")
+    ///     .Append(ml.Transforms.Conversion.MapValueToKey("Label"))
+    ///     .Append(ml.MulticlassClassification.Trainers.SdcaMaximumEntropy());
+    /// </code>
+    /// </example>
+    public static BertSentenceEmbeddingEstimator BertSentenceEmbedding(this TransformsCatalog.TextTransforms catalog, string outputColumnName,
+        string? inputColumnName = null, BertSentenceEmbeddingOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        ArgumentException.ThrowIfNullOrEmpty(outputColumnName);
+        return new BertSentenceEmbeddingEstimator(outputColumnName, inputColumnName ?? outputColumnName, options ?? new BertSentenceEmbeddingOptions());
+    }
+
     /// <summary>Loads a model saved with <see cref="BertTransformer.SaveTo"/>.</summary>
     public static BertTransformer LoadBertModel(this ModelOperationsCatalog catalog, string path) =>
         BertTransformer.Load(new MLContext(), path);
