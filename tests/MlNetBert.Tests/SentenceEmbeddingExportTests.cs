@@ -100,9 +100,10 @@ public sealed class SentenceEmbeddingExportTests
         Assert.IsTrue(minCosine >= SentenceEmbeddingTraining.Int8MinCosine, $"min cosine {minCosine:F5}");
     }
 
-    // Measured 0.8730 on these 500 pairs (the full 1,500 give 0.868 with the peer package's own graph).
+    // Measured 0.9257 (Pearson 0.9215) on these 500 pairs: the first third of dev is MSRvid captions, easier than the
+    // whole (0.868 on all 1,500 with the peer package's own graph).
     [TestMethod]
-    public void PretrainedMiniLm_StsbDevSpearmanOfCosine_IsAbove086_OnFirst500Pairs()
+    public void PretrainedMiniLm_StsbDevSpearmanOfCosine_IsAbove090_OnFirst500Pairs()
     {
         var rows = TestData.Stsb("dev", 500).Select((p, i) => new TabularRow(p.A, p.B, null, p.Score, i + 2)).ToList();
         using var onnx = BertOnnxModel.Load(s_fp32);
@@ -110,6 +111,6 @@ public sealed class SentenceEmbeddingExportTests
         Console.WriteLine(text);
         double spearman = json["spearman"]!.GetValue<double>();
         Assert.AreEqual(500, json["count"]!.GetValue<int>());
-        Assert.IsTrue(spearman >= 0.86, $"Spearman {spearman:F4} is below the 0.86 bar");
+        Assert.IsTrue(spearman >= 0.90, $"Spearman {spearman:F4} is below the 0.90 bar");
     }
 }

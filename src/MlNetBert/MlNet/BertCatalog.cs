@@ -41,6 +41,34 @@ public static class BertCatalog
     }
 
     /// <summary>
+    /// Fine-tunes a sentence-embedding bi-encoder: each text of a pair goes through the encoder on its own, and the
+    /// loss compares the two vectors. <see cref="EmbeddingLoss.CosineSimilarity"/> (default) reads a Single score in
+    /// <see cref="BertTrainingOptions.LabelColumnName"/> (STS-B: 0 to 5); <see cref="EmbeddingLoss.MultipleNegativesRanking"/>
+    /// reads (anchor, positive) pairs and no label. The fitted transformer embeds <see cref="BertTrainingOptions.TextColumnName"/>
+    /// into a vector column named <see cref="BertTrainingOptions.ScoreColumnName"/>; export it, or give the saved
+    /// model.zip to <c>Transforms.Text.BertSentenceEmbedding</c> to use it as a featurizer.
+    /// </summary>
+    /// <example>
+    /// <code>
+    /// var trainer = ml.Regression.Trainers.BertSentenceEmbedding(new BertTrainingOptions
+    /// {
+    ///     TextColumnName = "Sentence1", Text2ColumnName = "Sentence2", LabelColumnName = "Score",
+    ///     LearningRate = 2e-5, BatchSize = 16, Epochs = 4,
+    /// });
+    /// using var model = trainer.Fit(pairs);
+    /// </code>
+    /// </example>
+    public static BertEstimator BertSentenceEmbedding(this RegressionCatalog.RegressionTrainers catalog, BertTrainingOptions options,
+        EmbeddingLoss loss = EmbeddingLoss.CosineSimilarity)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        ArgumentNullException.ThrowIfNull(options);
+        if (options.Text2ColumnName is null)
+            throw new BadInputException("a sentence-embedding bi-encoder trains on pairs of texts: set Text2ColumnName");
+        return new BertEstimator(options, SentenceEmbeddingTraining.For(loss));
+    }
+
+    /// <summary>
     /// Scores rows with an exported MlNetBert ONNX file (any variant) in length-sorted batches, adding <c>Score</c>
     /// and <c>PredictedLabel</c> (classification) or <c>Score</c> (similarity), like the trained model does.
     /// </summary>
