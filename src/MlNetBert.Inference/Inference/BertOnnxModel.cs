@@ -189,7 +189,7 @@ public sealed class BertOnnxModel : IBertPredictor
     public float[][] Embed(IReadOnlyList<string> texts, int batchSize = 32)
     {
         if (TaskDefinition is not SentenceEmbeddingTask)
-            throw new BadInputException($"{Path}: a '{Task}' model does not produce embeddings (expected a '{SentenceEmbeddingTask.TaskName}' model, for example from 'mlnetbert export --checkpoint minilm-l6 --task {SentenceEmbeddingTask.TaskName}')");
+            throw new BadInputException($"{Path}: a '{Task}' model does not produce embeddings (expected a '{SentenceEmbeddingTask.TaskName}' model, whose card has '{ModelFileFormat.EmbeddingDimensionKey}')");
         return PredictBatch(texts, null, batchSize).Select(p => p.Embedding!).ToArray();
     }
 
