@@ -14,12 +14,19 @@ public static class ParityFile
         RunMetrics.Write(run.ParityJson, ToJson(report, source));
 
     /// <summary>The report as parity.json holds it (also what <c>mlnetbert export --json</c> prints).</summary>
-    public static JsonObject ToJson(ParityReport report, string source) => new()
+    public static JsonObject ToJson(ParityReport report, string source)
     {
-        ["rows"] = report.Rows,
-        ["source"] = source,
-        ["output"] = report.Output,
-        ["max_abs_difference"] = report.MaxAbsDifference,
-        ["argmax_agreement"] = report.ArgmaxAgreement,
-    };
+        var json = new JsonObject
+        {
+            ["rows"] = report.Rows,
+            ["source"] = source,
+            ["output"] = report.Output,
+            ["max_abs_difference"] = report.MaxAbsDifference,
+            ["argmax_agreement"] = report.ArgmaxAgreement,
+        };
+        // An embedding is judged by the direction of each row's vector.
+        if (report.Output == Inference.ModelFileFormat.Embedding)
+            json["min_cosine"] = report.MinCosine;
+        return json;
+    }
 }

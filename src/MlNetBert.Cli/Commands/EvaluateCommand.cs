@@ -23,7 +23,9 @@ internal static class EvaluateCommand
             """
             Evaluate a trained model on labelled data: accuracy, macro-F1, log-loss, per-class metrics and the confusion
             matrix for classification; Pearson and Spearman correlation for similarity; entity precision, recall and F1
-            (conlleval), per type, and token accuracy for token classification (CoNLL files, or word/tag TSV/CSV).
+            (conlleval), per type, and token accuracy for token classification (CoNLL files, or word/tag TSV/CSV); for
+            sentence-embedding models, Pearson and Spearman of the cosine of both texts' vectors against the score
+            (pairs with a score), or recall@1 and MRR@10 with every second text as the corpus (pairs without one).
 
             Examples:
               mlnetbert evaluate --model models/runs/my-run/model.zip --data sst2/dev.tsv
@@ -44,9 +46,8 @@ internal static class EvaluateCommand
             if (file.Task.ReadsPair && read.Text2Column is null)
                 throw new BadInputException($"the model is {file.Task}: pass --text2-column for the second text");
             var table = file.Task.TokenLevel ? Data.TokenClassification.TaggedFiles.ReadTable(read, tagged.Read(parse)) : TabularReader.Read(read);
-            var texts = table.Rows.Select(r => r.Text).ToList();
-            var texts2 = file.Task.ReadsPair ? table.Rows.Select(r => r.Text2 ?? "").ToList() : null;
-            var (final, text) = file.Training.Evaluate(file.Predict(texts, texts2), table.Rows, file.Card, table.Path);
+            // The task predicts and scores: a bi-encoder embeds each text of a pair on its own.
+            var (final, text) = file.Training.Evaluate(file.Predictor, table.Rows, table.Path);
             if (parse.GetValue(json))
                 Console.WriteLine(new JsonObject { ["model"] = parse.GetValue(model), ["data"] = table.Path, ["task"] = file.Task.Name, ["final"] = final }
                     .ToJsonString(new JsonSerializerOptions { WriteIndented = true }));

@@ -177,6 +177,25 @@ public sealed class BertOnnxModel : IBertPredictor
         return results;
     }
 
+    /// <summary>
+    /// The vectors of <paramref name="texts"/>, in input order, from a <c>sentence-embedding</c> model (batched and
+    /// length-sorted as <see cref="PredictBatch"/>). Throws <see cref="BadInputException"/> naming the file when the
+    /// model is of another task, so a classifier is never mistaken for an encoder.
+    /// </summary>
+    /// <example>
+    /// <code>
+    /// using var model = BertOnnxModel.Load("minilm-embed.onnx");
+    /// var v = model.Embed(["A man is playing a guitar.", "Someone plays music."]);
+    /// double cosine = SentenceEmbeddingTask.Cosine(v[0], v[1]);
+    /// </code>
+    /// </example>
+    public float[][] Embed(IReadOnlyList<string> texts, int batchSize = 32)
+    {
+        if (TaskDefinition is not SentenceEmbeddingTask)
+            throw new BadInputException($"{Path}: a '{Task}' model does not produce embeddings (expected a '{SentenceEmbeddingTask.TaskName}' model, whose card has '{ModelFileFormat.EmbeddingDimensionKey}')");
+        return PredictBatch(texts, null, batchSize).Select(p => p.Embedding!).ToArray();
+    }
+
     public void Dispose()
     {
         if (_disposed)

@@ -52,6 +52,18 @@ public sealed record ModelCard
     /// <summary>The second text column for pair tasks (<c>mlnetbert.text2_column</c>); null for one-text tasks.</summary>
     public string? Text2Column { get; init; }
 
+    /// <summary>
+    /// Sentence embedding: the vector's length (<c>mlnetbert.embedding_dim</c>), the encoder's hidden size; 0 (and not
+    /// written) for other tasks.
+    /// </summary>
+    public int EmbeddingDimension { get; init; }
+
+    /// <summary>
+    /// Sentence embedding: whether vectors are L2-normalised (<c>mlnetbert.normalize</c>), so a dot product is the
+    /// cosine similarity. Written only with <see cref="EmbeddingDimension"/>; default false when absent.
+    /// </summary>
+    public bool Normalize { get; init; }
+
     /// <summary>Training metrics, each under <c>mlnetbert.metric.&lt;name&gt;</c>.</summary>
     public IReadOnlyDictionary<string, double> Metrics { get; init; } = new Dictionary<string, double>();
 
@@ -104,6 +116,12 @@ public sealed record ModelCard
         };
         if (Text2Column is not null)
             map[ModelFileFormat.Text2ColumnKey] = Text2Column;
+        // Only embedding models carry these, so the files of other tasks stay byte-for-byte what they were.
+        if (EmbeddingDimension > 0)
+        {
+            map[ModelFileFormat.EmbeddingDimensionKey] = EmbeddingDimension.ToString(invariant);
+            map[ModelFileFormat.NormalizeKey] = Normalize ? "true" : "false";
+        }
         foreach (var (name, value) in Metrics)
             map[ModelFileFormat.MetricPrefix + name] = value.ToString("R", invariant);
         return map;
@@ -147,6 +165,8 @@ public sealed record ModelCard
             CheckpointSha256 = map.GetValueOrDefault(ModelFileFormat.CheckpointSha256Key) ?? "",
             TextColumn = map.GetValueOrDefault(ModelFileFormat.TextColumnKey) ?? "Text",
             Text2Column = map.GetValueOrDefault(ModelFileFormat.Text2ColumnKey),
+            EmbeddingDimension = ReadEmbeddingDimension(map, source),
+            Normalize = ReadBool(map, ModelFileFormat.NormalizeKey, false, source),
             Metrics = metrics,
             ProjectVersion = map.GetValueOrDefault(ModelFileFormat.ProjectVersionKey) ?? "",
             Variant = map.GetValueOrDefault(ModelFileFormat.VariantKey) ?? "fp32",
@@ -193,6 +213,15 @@ public sealed record ModelCard
         string? text = map.GetValueOrDefault(ModelFileFormat.MaxLengthKey);
         if (!int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out int value) || value < 2)
             throw new BadInputException($"{source}: '{ModelFileFormat.MaxLengthKey}' is '{text ?? "(missing)"}' (expected a whole number of at least 2)");
+        return value;
+    }
+
+    private static int ReadEmbeddingDimension(IReadOnlyDictionary<string, string> map, string source)
+    {
+        if (!map.TryGetValue(ModelFileFormat.EmbeddingDimensionKey, out var text))
+            return 0;
+        if (!int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out int value) || value < 1)
+            throw new BadInputException($"{source}: '{ModelFileFormat.EmbeddingDimensionKey}' is '{text}' (expected a whole number of at least 1)");
         return value;
     }
 

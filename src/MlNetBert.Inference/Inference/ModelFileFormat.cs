@@ -24,6 +24,12 @@ public static class ModelFileFormat
     public const string TextColumnKey = "mlnetbert.text_column";
     public const string Text2ColumnKey = "mlnetbert.text2_column";
 
+    /// <summary>Sentence embedding: the vector's length (<c>mlnetbert.embedding_dim</c>); written only by embedding models.</summary>
+    public const string EmbeddingDimensionKey = "mlnetbert.embedding_dim";
+
+    /// <summary>Sentence embedding: whether the graph L2-normalises the vector (<c>mlnetbert.normalize</c>); written only by embedding models.</summary>
+    public const string NormalizeKey = "mlnetbert.normalize";
+
     /// <summary>Training metrics: <c>mlnetbert.metric.&lt;name&gt;</c> (for example <c>mlnetbert.metric.valid_accuracy</c>).</summary>
     public const string MetricPrefix = "mlnetbert.metric.";
     public const string FormatVersionKey = "mlnetbert.format_version";
@@ -69,6 +75,9 @@ public static class ModelFileFormat
 
     /// <summary>Similarity output: <c>logits[:, 0] * score_scale + score_offset</c>, [batch] float32.</summary>
     public const string Score = "score";
+
+    /// <summary>Sentence-embedding output: the pooled (and, per the card, L2-normalised) vector, [batch, embedding_dim] float32.</summary>
+    public const string Embedding = "embedding";
 
     /// <summary>Optional outputs <c>hidden_state_0</c> (embeddings) to <c>hidden_state_L</c> (last layer), [batch, sequence, hidden].</summary>
     public static string HiddenState(int index) => $"hidden_state_{index}";

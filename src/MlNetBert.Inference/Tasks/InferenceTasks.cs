@@ -10,6 +10,7 @@ public static class InferenceTasks
         ClassificationTask.Pair,
         SentenceSimilarityTask.Instance,
         TokenClassificationTask.Instance,
+        SentenceEmbeddingTask.Instance,
     ];
 
     /// <summary>The registered names, for messages.</summary>

@@ -44,5 +44,5 @@ public sealed record QuestionAnsweringOutput(IReadOnlyList<Answer> Answers) : Pr
 /// <param name="Score">The model's confidence, 0 to 1.</param>
 public sealed record Answer(string Text, int Start, int End, float Score);
 
-/// <summary>Sentence embedding (the shape the task will answer with): the text's vector.</summary>
+/// <summary>Sentence embedding: the text's vector.</summary>
 public sealed record EmbeddingOutput([property: Description("The text's embedding vector.")] IReadOnlyList<float> Embedding) : PredictionOutput;

@@ -42,7 +42,8 @@ internal sealed partial class BertOnnxGraph(BertConfig config, IReadOnlyDictiona
         string pooled = task.TokenLevel ? x
             : card.Pooling == ModelCard.PoolingCls ? _g.Node("Gather", [x, Shared("const.zero")], "pooled", Int("axis", 1))
             : MeanPool(x);
-        string logits = Linear(pooled, "classifier", ModelFileFormat.Logits);
+        // A task without a head (sentence embedding) writes its output from the pooled vector itself.
+        string logits = task.HasHead ? Linear(pooled, "classifier", ModelFileFormat.Logits) : pooled;
         task.WriteOnnxHead(_g, logits, outputs, card, Shared);
         if (hiddenStates)
             for (int i = 0; i < states.Count; i++)

@@ -40,7 +40,8 @@ public static class OnnxExporter
     /// </summary>
     /// <param name="config">The encoder's architecture.</param>
     /// <param name="tensors">Encoder tensors with HuggingFace names (as BertModel's state_dict; <c>pooler.*</c> optional
-    /// and unused) plus <c>classifier.weight</c> [outputs, hidden] and <c>classifier.bias</c> [outputs].</param>
+    /// and unused) plus <c>classifier.weight</c> [outputs, hidden] and <c>classifier.bias</c> [outputs] (not for a task
+    /// without a head: a sentence-embedding model is the encoder and its pooling alone).</param>
     /// <param name="card">The model card: task, pooling, labels, tokenizer settings, provenance, training metrics.</param>
     /// <param name="vocabText">The checkpoint's whole <c>vocab.txt</c>; stored in the file so it needs nothing beside it.</param>
     /// <param name="outputPath">Where to write the <c>.onnx</c> file.</param>
@@ -68,22 +69,18 @@ public static class OnnxExporter
         const string source = "export";
         config.Validate(source);
         CheckpointValidation.Check(config with { AddPoolingLayer = false }, tensors, source);
-        var classifier = Require(tensors, "classifier.weight");
-        var classifierBias = Require(tensors, "classifier.bias");
-        if (classifier.Shape.Length != 2 || classifier.Shape[1] != config.HiddenSize || classifier.Shape[0] < 1)
-            throw new BadInputException($"{source}: tensor 'classifier.weight' has shape {classifier.ShapeText}, expected [outputs, {config.HiddenSize}]");
-        if (!classifierBias.Shape.SequenceEqual([classifier.Shape[0]]))
-            throw new BadInputException($"{source}: tensor 'classifier.bias' has shape {classifierBias.ShapeText}, expected [{classifier.Shape[0]}]");
         var task = TrainingTasks.Get(card.Task, source);
+        // A task without a head (sentence embedding) writes the pooled vector: its width is the hidden size.
+        int outputs = task.HasHead ? ClassifierRows(tensors, config, source) : config.HiddenSize;
         CheckCard(card, config.MaxPositionEmbeddings);
-        task.CheckHead(card, (int)classifier.Shape[0]);
+        task.CheckHead(card, outputs);
         card = card with { Variant = options.VariantName, ProjectVersion = ProjectVersion, Tokenizer = ModelFileFormat.WordPieceTokenizer };
         int vocabLines = CountVocabLines(vocabText);
         if (vocabLines == 0 || vocabLines > config.VocabSize)
             throw new BadInputException($"{source}: the vocabulary has {vocabLines} tokens, expected 1 to {config.VocabSize} (vocab_size)");
 
         options.Validate();
-        var graph = new BertOnnxGraph(config, tensors, options.IncludeHiddenStates, options.Optimize).Build(task, card, (int)classifier.Shape[0]);
+        var graph = new BertOnnxGraph(config, tensors, options.IncludeHiddenStates, options.Optimize).Build(task, card, outputs);
         var model = new ModelProto
         {
             IrVersion = IrVersion,
@@ -128,6 +125,17 @@ public static class OnnxExporter
             throw new BadInputException($"max length {card.MaxLength} is out of range (expected 3 to {maxPositions}, the checkpoint's max_position_embeddings)");
         if (string.IsNullOrWhiteSpace(card.Checkpoint))
             throw new BadInputException("head CheckpointName is empty (expected the name of the pretrained checkpoint, for example minilm-l6)");
+    }
+
+    private static int ClassifierRows(IReadOnlyDictionary<string, TensorData> tensors, BertConfig config, string source)
+    {
+        var classifier = Require(tensors, "classifier.weight");
+        var classifierBias = Require(tensors, "classifier.bias");
+        if (classifier.Shape.Length != 2 || classifier.Shape[1] != config.HiddenSize || classifier.Shape[0] < 1)
+            throw new BadInputException($"{source}: tensor 'classifier.weight' has shape {classifier.ShapeText}, expected [outputs, {config.HiddenSize}]");
+        if (!classifierBias.Shape.SequenceEqual([classifier.Shape[0]]))
+            throw new BadInputException($"{source}: tensor 'classifier.bias' has shape {classifierBias.ShapeText}, expected [{classifier.Shape[0]}]");
+        return (int)classifier.Shape[0];
     }
 
     private static TensorData Require(IReadOnlyDictionary<string, TensorData> tensors, string name) =>

@@ -29,12 +29,13 @@ public static class OnnxFloat16Converter
 
     // Ops that stay float32 when their computed inputs already are (the pooling's clamp and division after ReduceSum):
     // no cast down and up again, and the tiny clamp constant keeps its value.
-    private static readonly HashSet<string> FollowInputs = new(StringComparer.Ordinal) { "Div", "Max" };
+    // Sqrt: the embedding's L2 norm, computed from a float32 ReduceSum.
+    private static readonly HashSet<string> FollowInputs = new(StringComparer.Ordinal) { "Div", "Max", "Sqrt" };
 
     // The ops MlNetBert's graphs use. Anything else is refused rather than guessed at.
     private static readonly HashSet<string> KnownOps = new(StringComparer.Ordinal)
     {
-        "Add", "Sub", "Mul", "Div", "Max", "MatMul", "Erf", "Tanh", "Relu", "Softmax", "LayerNormalization", "ReduceSum",
+        "Add", "Sub", "Mul", "Div", "Max", "Sqrt", "Identity", "MatMul", "Erf", "Tanh", "Relu", "Softmax", "LayerNormalization", "ReduceSum",
         "Gather", "Slice", "Reshape", "Transpose", "Unsqueeze", "Shape", "Cast",
         "Attention", "SkipLayerNormalization", "EmbedLayerNormalization", "BiasGelu", "FastGelu",
     };

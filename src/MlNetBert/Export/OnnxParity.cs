@@ -11,8 +11,14 @@ namespace MlNetBert.Export;
 /// <param name="Rows">How many rows were compared.</param>
 public sealed record ParityReport(double MaxAbsDifference, double ArgmaxAgreement, int Rows)
 {
-    /// <summary>The graph output compared: <c>logits</c>, <c>probabilities</c> or <c>score</c>.</summary>
+    /// <summary>The graph output compared: <c>logits</c>, <c>probabilities</c>, <c>score</c> or <c>embedding</c>.</summary>
     public string Output { get; init; } = ModelFileFormat.Logits;
+
+    /// <summary>
+    /// The smallest cosine similarity, over rows, between the file's output row and the reference's (1 when every
+    /// row points the same way; 1 for one-value outputs). What an embedding's parity is judged by.
+    /// </summary>
+    public double MinCosine { get; init; } = 1;
 
     /// <summary>Per row, the file's highest-scoring output (classification; empty for similarity).</summary>
     public IReadOnlyList<int> ActualArgMax { get; init; } = [];
@@ -42,7 +48,7 @@ public sealed record ParityReport(double MaxAbsDifference, double ArgmaxAgreemen
     }
 
     public override string ToString() => string.Create(CultureInfo.InvariantCulture,
-        $"{Rows} rows: max |onnx - reference| of {Output} = {MaxAbsDifference:E2}, argmax agreement = {ArgmaxAgreement:P2}");
+        $"{Rows} rows: max |onnx - reference| of {Output} = {MaxAbsDifference:E2}, argmax agreement = {ArgmaxAgreement:P2}{(Output == ModelFileFormat.Embedding ? $", min cosine = {MinCosine.ToString("F6", CultureInfo.InvariantCulture)}" : "")}");
 }
 
 /// <summary>What an export variant must reproduce of the reference model to be written.</summary>
@@ -56,6 +62,9 @@ public sealed record VariantCheck(string Output, double MaxDifference, double Mi
     /// per token and a row's padding positions are not compared; 0 (default): one argmax over the whole row.
     /// </summary>
     public int ArgmaxGroup { get; init; }
+
+    /// <summary>Smallest allowed cosine similarity of any row's output to the reference's (default: not checked).</summary>
+    public double MinCosine { get; init; } = double.NegativeInfinity;
 
     /// <summary>Float16 outputs may differ by this much (probabilities; scores per unit of score scale).</summary>
     public const double Float16Tolerance = 1e-2;
@@ -88,7 +97,7 @@ public sealed record VariantCheck(string Output, double MaxDifference, double Mi
     }
 
     public override string ToString() => string.Create(CultureInfo.InvariantCulture,
-        $"{(double.IsPositiveInfinity(MaxDifference) ? $"max |diff| of {Output} reported" : $"max |diff| of {Output} <= {MaxDifference:E1}")}, argmax agreement >= {MinArgmaxAgreement:P0}");
+        $"{(double.IsPositiveInfinity(MaxDifference) ? $"max |diff| of {Output} reported" : $"max |diff| of {Output} <= {MaxDifference:E1}")}, argmax agreement >= {MinArgmaxAgreement:P0}{(double.IsNegativeInfinity(MinCosine) ? "" : ", cosine per row >= " + MinCosine.ToString(CultureInfo.InvariantCulture))}");
 }
 
 /// <summary>
@@ -161,7 +170,7 @@ public static class OnnxParity
     private static ParityReport Enforce(string onnxPath, ParityReport report, VariantCheck check)
     {
         // NaN fails the first test (a comparison with NaN is false).
-        if (!(report.MaxAbsDifference <= check.MaxDifference) || report.ArgmaxAgreement < check.MinArgmaxAgreement)
+        if (!(report.MaxAbsDifference <= check.MaxDifference) || report.ArgmaxAgreement < check.MinArgmaxAgreement || !(report.MinCosine >= check.MinCosine))
             throw new InvalidOperationException($"{onnxPath}: the exported model does not match the reference: {report} (allowed: {check})");
         return report;
     }
@@ -194,7 +203,7 @@ public static class OnnxParity
         if (!session.OutputMetadata.ContainsKey(output))
             throw new ArgumentException($"{onnxPath}: no graph output '{output}' (outputs: {string.Join(", ", session.OutputMetadata.Keys)})", nameof(output));
 
-        double maxDiff = 0;
+        double maxDiff = 0, minCosine = 1;
         int agree = 0, groups = 0;
         var actualArgMax = new List<int>(rows.Count);
         var expectedArgMax = new List<int>(rows.Count);
@@ -228,6 +237,8 @@ public static class OnnxParity
                 }
                 if (width > 1)
                 {
+                    // NaN (a NaN output) makes Math.Min NaN, which fails the cosine check too.
+                    minCosine = Math.Min(minCosine, SentenceEmbeddingTask.Cosine(got, want));
                     actualArgMax.Add(Scores.ArgMax(got));
                     expectedArgMax.Add(Scores.ArgMax(want));
                 }
@@ -238,6 +249,7 @@ public static class OnnxParity
         return new ParityReport(maxDiff, (double)agree / (argmaxGroup > 0 ? Math.Max(1, groups) : rows.Count), rows.Count)
         {
             Output = output,
+            MinCosine = minCosine,
             ActualArgMax = actualArgMax,
             ExpectedArgMax = expectedArgMax,
         };

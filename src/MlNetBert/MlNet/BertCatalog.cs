@@ -60,6 +60,34 @@ public static class BertCatalog
     }
 
     /// <summary>
+    /// Fine-tunes a sentence-embedding bi-encoder: each text of a pair goes through the encoder on its own, and the
+    /// loss compares the two vectors. <see cref="EmbeddingLoss.CosineSimilarity"/> (default) reads a Single score in
+    /// <see cref="BertTrainingOptions.LabelColumnName"/> (STS-B: 0 to 5); <see cref="EmbeddingLoss.MultipleNegativesRanking"/>
+    /// reads (anchor, positive) pairs and no label. The fitted transformer embeds <see cref="BertTrainingOptions.TextColumnName"/>
+    /// into a vector column named <see cref="BertTrainingOptions.ScoreColumnName"/>; export it, or give the saved
+    /// model.zip to <c>Transforms.Text.BertSentenceEmbedding</c> to use it as a featurizer.
+    /// </summary>
+    /// <example>
+    /// <code>
+    /// var trainer = ml.Regression.Trainers.BertSentenceEmbedding(new BertTrainingOptions
+    /// {
+    ///     TextColumnName = "Sentence1", Text2ColumnName = "Sentence2", LabelColumnName = "Score",
+    ///     LearningRate = 2e-5, BatchSize = 16, Epochs = 4,
+    /// });
+    /// using var model = trainer.Fit(pairs);
+    /// </code>
+    /// </example>
+    public static BertEstimator BertSentenceEmbedding(this RegressionCatalog.RegressionTrainers catalog, BertTrainingOptions options,
+        EmbeddingLoss loss = EmbeddingLoss.CosineSimilarity)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        ArgumentNullException.ThrowIfNull(options);
+        if (options.Text2ColumnName is null)
+            throw new BadInputException("a sentence-embedding bi-encoder trains on pairs of texts: set Text2ColumnName");
+        return new BertEstimator(options, SentenceEmbeddingTraining.For(loss));
+    }
+
+    /// <summary>
     /// Scores rows with an exported MlNetBert ONNX file (any variant) in length-sorted batches, adding <c>Score</c>
     /// and <c>PredictedLabel</c> (classification) or <c>Score</c> (similarity), like the trained model does.
     /// </summary>
@@ -83,6 +111,31 @@ public static class BertCatalog
         ArgumentException.ThrowIfNullOrEmpty(modelFile);
         ArgumentException.ThrowIfNullOrEmpty(textColumnName);
         return new BertOnnxEstimator(modelFile, textColumnName, text2ColumnName, batchSize, options);
+    }
+
+    /// <summary>
+    /// Sentence embeddings as features: a text column becomes a vector of floats (mean-pooled, L2-normalised by
+    /// default) for any learner after it. Fit resolves <see cref="BertSentenceEmbeddingOptions.Model"/> (a checkpoint
+    /// name, a HuggingFace folder, a fine-tuned embedding model.zip or .onnx) to one verified ONNX file; scoring runs
+    /// on ONNX Runtime, and <c>mlContext.Model.Save</c> keeps that file inside the .zip.
+    /// </summary>
+    /// <param name="catalog">The text transforms catalog.</param>
+    /// <param name="outputColumnName">The vector column to add.</param>
+    /// <param name="inputColumnName">The text column (default: <paramref name="outputColumnName"/>).</param>
+    /// <param name="options">Model, pooling, normalisation, batch size, ONNX Runtime settings.</param>
+    /// <example>
+    /// <code>
+    /// var pipeline = ml.Transforms.Text.BertSentenceEmbedding("Features", "Text")
+    ///     .Append(ml.Transforms.Conversion.MapValueToKey("Label"))
+    ///     .Append(ml.MulticlassClassification.Trainers.SdcaMaximumEntropy());
+    /// </code>
+    /// </example>
+    public static BertSentenceEmbeddingEstimator BertSentenceEmbedding(this TransformsCatalog.TextTransforms catalog, string outputColumnName,
+        string? inputColumnName = null, BertSentenceEmbeddingOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        ArgumentException.ThrowIfNullOrEmpty(outputColumnName);
+        return new BertSentenceEmbeddingEstimator(outputColumnName, inputColumnName ?? outputColumnName, options ?? new BertSentenceEmbeddingOptions());
     }
 
     /// <summary>Loads a model saved with <see cref="BertTransformer.SaveTo"/>.</summary>

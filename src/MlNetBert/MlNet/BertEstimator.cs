@@ -38,9 +38,14 @@ public sealed class BertEstimator : IEstimator<BertTransformer>
         CheckText(inputSchema, _options.TextColumnName, "TextColumnName");
         if (_options.Text2ColumnName is { } text2)
             CheckText(inputSchema, text2, "Text2ColumnName");
-        if (!MlNetSchema.TryFind(inputSchema, _options.LabelColumnName, out var label))
-            throw new BadInputException($"label column '{_options.LabelColumnName}' not found in the input (columns: {string.Join(", ", inputSchema.Select(c => c.Name))})");
-        Task.CheckLabelColumn(label);
+        if (Task.ReadsLabel)
+        {
+            if (!MlNetSchema.TryFind(inputSchema, _options.LabelColumnName, out var label))
+                throw new BadInputException($"label column '{_options.LabelColumnName}' not found in the input (columns: {string.Join(", ", inputSchema.Select(c => c.Name))})");
+            Task.CheckLabelColumn(label);
+        }
+        if (Task.EncodesPairSeparately && _options.Text2ColumnName is null)
+            throw new BadInputException($"task '{Task.Name}' trains on pairs of texts: set Text2ColumnName");
         var builder = new DataViewSchema.Builder();
         Task.AddOutputColumns(builder, _options.ScoreColumnName, _options.PredictedLabelColumnName, ["0", "1"]);
         return MlNetSchema.Append(inputSchema, builder.ToSchema());
@@ -68,6 +73,7 @@ public sealed class BertEstimator : IEstimator<BertTransformer>
             TextColumn = _options.TextColumnName,
             Text2Column = _options.Text2ColumnName,
         }, keyNames, train.Select(r => r.Label).ToList(), _options.LabelColumnName);
+        card = Task.CompleteCard(card, checkpoint.Config);
 
         List<TrainingExample> Examples(List<DataRow> rows, string[] names, string what) => rows.SelectMany(r =>
             Task.Examples(r.Text, r.Text2, r.Label, names, card, encoder, $"{what}, row {r.Index + 1}", _options.LabelColumnName)).ToList();
@@ -102,24 +108,26 @@ public sealed class BertEstimator : IEstimator<BertTransformer>
         return new BertTransformer(model, _options);
     }
 
-    private string[] KeyNames(IDataView data) => Task.KeyLabel ? MlNetSchema.KeyNames(data.Schema[_options.LabelColumnName]) : [];
+    private string[] KeyNames(IDataView data) => Task.ReadsLabel && Task.KeyLabel ? MlNetSchema.KeyNames(data.Schema[_options.LabelColumnName]) : [];
 
     private sealed record DataRow(long Index, string Text, string? Text2, LabelValue Label);
 
     private List<DataRow> ReadRows(IDataView data, string what)
     {
         var schema = data.Schema;
-        var columns = new List<DataViewSchema.Column> { schema[_options.TextColumnName], schema[_options.LabelColumnName] };
+        var columns = new List<DataViewSchema.Column> { schema[_options.TextColumnName] };
+        if (Task.ReadsLabel)
+            columns.Add(schema[_options.LabelColumnName]);
         if (_options.Text2ColumnName is { } t2)
             columns.Add(schema[t2]);
         var rows = new List<DataRow>();
         using var cursor = data.GetRowCursor(columns);
         var text = cursor.GetGetter<ReadOnlyMemory<char>>(schema[_options.TextColumnName]);
         var text2 = _options.Text2ColumnName is { } name2 ? cursor.GetGetter<ReadOnlyMemory<char>>(schema[name2]) : null;
-        // Token-level tasks read one key per word (a key vector); the others one key or one score.
-        ValueGetter<VBuffer<uint>>? keys = Task.TokenLevel ? cursor.GetGetter<VBuffer<uint>>(schema[_options.LabelColumnName]) : null;
-        ValueGetter<uint>? key = Task.KeyLabel && !Task.TokenLevel ? cursor.GetGetter<uint>(schema[_options.LabelColumnName]) : null;
-        ValueGetter<float>? score = Task.KeyLabel ? null : cursor.GetGetter<float>(schema[_options.LabelColumnName]);
+        // Token-level tasks read one key per word (a key vector); the others one key or one score, unless they read no label.
+        ValueGetter<VBuffer<uint>>? keys = Task.ReadsLabel && Task.TokenLevel ? cursor.GetGetter<VBuffer<uint>>(schema[_options.LabelColumnName]) : null;
+        ValueGetter<uint>? key = Task.ReadsLabel && Task.KeyLabel && !Task.TokenLevel ? cursor.GetGetter<uint>(schema[_options.LabelColumnName]) : null;
+        ValueGetter<float>? score = Task.ReadsLabel && !Task.KeyLabel ? cursor.GetGetter<float>(schema[_options.LabelColumnName]) : null;
         ReadOnlyMemory<char> a = default, b = default;
         VBuffer<uint> ks = default;
         uint k = 0;

@@ -46,7 +46,7 @@ public sealed class BertOnnxTransformer : ITransformer, IDisposable, IBertRowSco
         BertTransformer.CheckTextColumns(inputSchema, TextColumns);
         var builder = new DataViewSchema.Builder();
         builder.AddColumns(inputSchema);
-        Task.AddOutputColumns(builder, ScoreColumnName, PredictedLabelColumnName, Model.Labels);
+        Task.AddOutputColumns(builder, ScoreColumnName, PredictedLabelColumnName, Model.Card);
         return builder.ToSchema();
     }
 
@@ -140,7 +140,7 @@ public sealed class BertOnnxEstimator : IEstimator<BertOnnxTransformer>
         if (!pair && text2Column is not null)
             throw new BadInputException($"{modelPath}: task '{model.Task}' reads one text per row, but text2ColumnName '{text2Column}' was given");
         var builder = new DataViewSchema.Builder();
-        TrainingTasks.For(model.TaskDefinition).AddOutputColumns(builder, "Score", "PredictedLabel", model.Labels);
+        TrainingTasks.For(model.TaskDefinition).AddOutputColumns(builder, "Score", "PredictedLabel", model.Card);
         _outputColumns = builder.ToSchema();
     }
 

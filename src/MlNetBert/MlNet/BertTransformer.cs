@@ -43,7 +43,7 @@ public sealed class BertTransformer : ITransformer, IDisposable, IBertRowScorer
         CheckInput(inputSchema);
         var builder = new DataViewSchema.Builder();
         builder.AddColumns(inputSchema);
-        Model.Task.AddOutputColumns(builder, ScoreColumnName, PredictedLabelColumnName, Model.Card.Labels);
+        Model.Task.AddOutputColumns(builder, ScoreColumnName, PredictedLabelColumnName, Model.Card);
         return builder.ToSchema();
     }
 

@@ -35,6 +35,7 @@ public static class MlNetModelStore
 
     internal const string BertTransformerSignature = "MlNetBertTransformer";
     internal const string BertOnnxTransformerSignature = "MlNetBertOnnxTransform";
+    internal const string BertSentenceEmbeddingSignature = "MlNetBertEmbedTransform";
 
     private static readonly Assembly MlCore = typeof(ModelSaveContext).Assembly;
     private static readonly Lazy<Assembly> Loaders = new(EmitLoaders, LazyThreadSafetyMode.ExecutionAndPublication);
@@ -149,6 +150,9 @@ public static class MlNetModelStore
     /// <summary>Called by the emitted loader when ML.NET reads a <see cref="BertOnnxTransformer"/>.</summary>
     internal static BertOnnxTransformer CreateBertOnnxTransformer(IHostEnvironment env, object ctx) => BertOnnxTransformer.LoadFrom(ctx);
 
+    /// <summary>Called by the emitted loader when ML.NET reads a <see cref="BertSentenceEmbeddingTransformer"/>.</summary>
+    internal static BertSentenceEmbeddingTransformer CreateBertSentenceEmbeddingTransformer(IHostEnvironment env, object ctx) => BertSentenceEmbeddingTransformer.LoadFrom(ctx);
+
     private static Assembly EmitLoaders()
     {
         var builder = new PersistedAssemblyBuilder(new AssemblyName(LoaderAssemblyName) { Version = new Version(1, 0, 0, 0) }, typeof(object).Assembly);
@@ -184,6 +188,7 @@ public static class MlNetModelStore
 
         Loader(typeof(BertTransformer), "BertTransformerLoader", BertTransformerSignature, nameof(CreateBertTransformer));
         Loader(typeof(BertOnnxTransformer), "BertOnnxTransformerLoader", BertOnnxTransformerSignature, nameof(CreateBertOnnxTransformer));
+        Loader(typeof(BertSentenceEmbeddingTransformer), "BertSentenceEmbeddingTransformerLoader", BertSentenceEmbeddingSignature, nameof(CreateBertSentenceEmbeddingTransformer));
 
         using var image = new MemoryStream();
         builder.Save(image);

@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using MlNetBert.Checkpoints;
 using MlNetBert.Data;
 using MlNetBert.Export;
 using MlNetBert.Inference;
@@ -42,6 +43,12 @@ public abstract class TrainingTask
     /// <summary>How a labelled file's label column is parsed (<see cref="TabularReader"/>).</summary>
     public abstract LabelKind FileLabels { get; }
 
+    /// <summary>
+    /// Whether training reads a label column at all; false for objectives that learn from the texts alone (a
+    /// bi-encoder's (anchor, positive) pairs), whose estimator then needs no label column. Default true.
+    /// </summary>
+    public virtual bool ReadsLabel => true;
+
     /// <summary>Throws <see cref="BadInputException"/> when the ML.NET label column has the wrong type, saying how to fix it.</summary>
     public abstract void CheckLabelColumn(SchemaShape.Column label);
 
@@ -55,26 +62,59 @@ public abstract class TrainingTask
     /// <param name="labelColumn">The label column's name, for messages.</param>
     public abstract ModelCard FitLabels(ModelCard card, IReadOnlyList<string> keyNames, IReadOnlyList<LabelValue> train, string labelColumn);
 
+    /// <summary>
+    /// Completes the card from the checkpoint's architecture, after <see cref="FitLabels"/> (a sentence-embedding
+    /// model records its vector's length). By default the card is unchanged.
+    /// </summary>
+    public virtual ModelCard CompleteCard(ModelCard card, BertConfig config) => card;
+
     /// <summary>The training target of one row, given the fitted card; throws naming <paramref name="where"/> when the label is unusable.</summary>
     public abstract TrainingTarget Target(LabelValue label, IReadOnlyList<string> keyNames, ModelCard card, string where, string labelColumn);
 
     /// <summary>
     /// The training examples of one labelled row, given the fitted card: by default one input (the encoder's, truncated
-    /// to the card's maximum length) with <see cref="Target"/>'s label; a token-level task may make several (windows
-    /// over a long sentence) with <see cref="TrainingExample.TokenLabels"/>. Throws naming <paramref name="where"/>.
+    /// to the card's maximum length) with <see cref="Target"/>'s label, or for a bi-encoder (<see cref="EncodesPairSeparately"/>)
+    /// each text encoded on its own; a token-level task may make several (windows over a long sentence) with
+    /// <see cref="TrainingExample.TokenLabels"/>. Throws naming <paramref name="where"/>.
     /// </summary>
     public virtual IReadOnlyList<TrainingExample> Examples(string text, string? text2, LabelValue label, IReadOnlyList<string> keyNames, ModelCard card,
         BertTextEncoder encoder, string where, string labelColumn)
     {
         var target = Target(label, keyNames, card, where, labelColumn);
+        if (EncodesPairSeparately)
+            return [new TrainingExample(encoder.Encode(text, null, card.MaxLength), target.Label, target.Value) { Input2 = encoder.Encode(text2 ?? "", null, card.MaxLength) }];
         return [new TrainingExample(encoder.Encode(text, text2, card.MaxLength), target.Label, target.Value)];
     }
 
-    /// <summary>Rows of the head's output layer (classes, or 1 for a score).</summary>
+    /// <summary>Rows of the head's output layer (classes, or 1 for a score); 0 when <see cref="HasHead"/> is false.</summary>
     public abstract int HeadOutputs(ModelCard card);
+
+    /// <summary>
+    /// False for a task whose output is the pooled vector itself (sentence embedding): no classifier layer is built,
+    /// trained, saved or exported, and <see cref="WriteOnnxHead"/> reads the pooled vector. Default true.
+    /// </summary>
+    public virtual bool HasHead => true;
+
+    /// <summary>
+    /// True when each text of a pair is encoded on its own (<see cref="TrainingExample.Input2"/>) and goes through the
+    /// encoder separately (a bi-encoder), instead of together as <c>[CLS] a [SEP] b [SEP]</c>. Default false.
+    /// </summary>
+    public virtual bool EncodesPairSeparately => false;
+
+    /// <summary>
+    /// The inputs one batch runs through the network, one forward pass each: by default the rows' <see
+    /// cref="TrainingExample.Input"/>; a bi-encoder adds the second texts. <see cref="Loss(IReadOnlyList{Tensor}, IReadOnlyList{TrainingExample})"/>
+    /// and <see cref="Validate(IReadOnlyList{IReadOnlyList{float[]}}, IReadOnlyList{TrainingExample}, ModelCard?)"/> receive the
+    /// outputs in the same order.
+    /// </summary>
+    public virtual IReadOnlyList<IReadOnlyList<EncodedText>> ForwardInputs(IReadOnlyList<TrainingExample> rows) =>
+        [rows.Select(r => r.Input).ToList()];
 
     /// <summary>The loss of one batch: <paramref name="head"/> is [batch, outputs] ([batch, length, outputs] for a token-level task).</summary>
     public abstract Tensor Loss(Tensor head, IReadOnlyList<TrainingExample> rows);
+
+    /// <summary>The loss of one batch from the outputs of every <see cref="ForwardInputs"/> entry; by default the first's <see cref="Loss(Tensor, IReadOnlyList{TrainingExample})"/>.</summary>
+    public virtual Tensor Loss(IReadOnlyList<Tensor> outputs, IReadOnlyList<TrainingExample> rows) => Loss(outputs[0], rows);
 
     /// <summary>The validation metric's name (higher is better), for example <c>accuracy</c> or <c>spearman</c>.</summary>
     public abstract string ValidationMetricName { get; }
@@ -82,12 +122,23 @@ public abstract class TrainingTask
     /// <summary>The validation metric and mean loss from the head's outputs on the validation rows.</summary>
     public abstract (double Metric, double Loss) Validate(IReadOnlyList<float[]> head, IReadOnlyList<TrainingExample> valid);
 
+    /// <summary>Validation from the outputs of every <see cref="ForwardInputs"/> entry (per input, per row); by default the first's.</summary>
+    public virtual (double Metric, double Loss) Validate(IReadOnlyList<IReadOnlyList<float[]>> outputs, IReadOnlyList<TrainingExample> valid) =>
+        Validate(outputs[0], valid);
+
     /// <summary>
     /// <see cref="Validate(IReadOnlyList{float[]}, IReadOnlyList{TrainingExample})"/> for a task whose metric needs the
     /// fitted card (entity F1 reads label names); by default the card is not needed.
     /// </summary>
     public virtual (double Metric, double Loss) Validate(IReadOnlyList<float[]> head, IReadOnlyList<TrainingExample> valid, ModelCard? card) =>
         Validate(head, valid);
+
+    /// <summary>
+    /// What the loop calls: validation from the outputs of every <see cref="ForwardInputs"/> entry, with the fitted
+    /// card; one forward input goes to the card-aware single-output form, several to the multi-output form.
+    /// </summary>
+    public (double Metric, double Loss) Validate(IReadOnlyList<IReadOnlyList<float[]>> outputs, IReadOnlyList<TrainingExample> valid, ModelCard? card) =>
+        outputs.Count == 1 ? Validate(outputs[0], valid, card) : Validate(outputs, valid);
 
     /// <summary>
     /// What the exported graph outputs for one row, computed from the TorchSharp head's output row: one array per
@@ -107,6 +158,13 @@ public abstract class TrainingTask
     /// <summary>The columns the trained transformer adds: <c>Score</c> (and <c>PredictedLabel</c> for classes).</summary>
     public abstract void AddOutputColumns(DataViewSchema.Builder builder, string scoreColumn, string predictedLabelColumn, IReadOnlyList<string> labels);
 
+    /// <summary>
+    /// The columns the trained transformer adds, given the model's whole card (a vector column needs its length);
+    /// by default <see cref="AddOutputColumns(DataViewSchema.Builder, string, string, IReadOnlyList{string})"/> with the card's labels.
+    /// </summary>
+    public virtual void AddOutputColumns(DataViewSchema.Builder builder, string scoreColumn, string predictedLabelColumn, ModelCard card) =>
+        AddOutputColumns(builder, scoreColumn, predictedLabelColumn, card.Labels);
+
     /// <summary>A getter for one output column that reads the current row's prediction.</summary>
     public abstract Delegate OutputGetter(DataViewSchema.Column column, string scoreColumn, Func<Prediction> current);
 
@@ -115,6 +173,18 @@ public abstract class TrainingTask
     /// and the text the console prints.
     /// </summary>
     public abstract (JsonObject Json, string Text) Evaluate(IReadOnlyList<Prediction> predictions, IReadOnlyList<TabularRow> rows, ModelCard card, string source);
+
+    /// <summary>
+    /// Predicts a labelled file's rows with <paramref name="model"/> and scores them (<c>evaluate</c>). By default one
+    /// prediction per row (of both texts for pair tasks), then <see cref="Evaluate(IReadOnlyList{Prediction}, IReadOnlyList{TabularRow}, ModelCard, string)"/>;
+    /// a bi-encoder embeds each text on its own instead.
+    /// </summary>
+    public virtual (JsonObject Json, string Text) Evaluate(IBertPredictor model, IReadOnlyList<TabularRow> rows, string source)
+    {
+        var texts = rows.Select(r => r.Text).ToList();
+        var texts2 = Inference.ReadsPair ? rows.Select(r => r.Text2 ?? "").ToList() : null;
+        return Evaluate(model.PredictBatch(texts, texts2), rows, model.Card, source);
+    }
 
     public override string ToString() => Name;
 }

@@ -12,6 +12,7 @@ public static class TrainingTasks
         ClassificationTraining.Pair,
         SentenceSimilarityTraining.Instance,
         TokenClassificationTraining.Instance,
+        SentenceEmbeddingTraining.CosineSimilarity,
     ];
 
     /// <summary>The training side of <paramref name="task"/>.</summary>

@@ -170,12 +170,18 @@ public sealed class BertFineTuner
         /// <summary>Forward and backward pass of one batch (gradients accumulate); returns the batch's loss.</summary>
         private double Backward(int[] rows)
         {
-            var (ids, mask, types, encoded) = BertInputs.ToTensors(rows.Select(i => _train[i].Input).ToList());
-            _sparse?.Collect(encoded.InputIds);
-            State.RealTokens += encoded.RealTokens;
-            State.PaddedTokens += (long)encoded.BatchSize * encoded.SequenceLength;
-            var logits = _model.Forward(ids, mask, types);
-            Tensor loss = _owner._task.Loss(logits, rows.Select(i => _train[i]).ToList());
+            var examples = rows.Select(i => _train[i]).ToList();
+            // One forward pass per input the task asks for (a bi-encoder: both texts, each padded to its own longest).
+            var outputs = new List<Tensor>();
+            foreach (var input in _owner._task.ForwardInputs(examples))
+            {
+                var (ids, mask, types, encoded) = BertInputs.ToTensors(input);
+                _sparse?.Collect(encoded.InputIds);
+                State.RealTokens += encoded.RealTokens;
+                State.PaddedTokens += (long)encoded.BatchSize * encoded.SequenceLength;
+                outputs.Add(_model.Forward(ids, mask, types));
+            }
+            Tensor loss = _owner._task.Loss(outputs, examples);
             (_o.GradientAccumulationSteps > 1 ? loss / _o.GradientAccumulationSteps : loss).backward();
             double lossValue = loss.item<float>();
             State.EpochLossSum += lossValue * rows.Length;
@@ -307,7 +313,7 @@ public sealed class BertFineTuner
 
     /// <summary>Validation: the task's metric (accuracy, Spearman...) and the mean loss.</summary>
     private (double Metric, double Loss) Validate(BertClassifier model, IReadOnlyList<TrainingExample> valid) =>
-        _task.Validate(Predictor.Logits(model, valid.Select(v => v.Input).ToList(), 64), valid, Card);
+        _task.Validate(_task.ForwardInputs(valid).Select(input => (IReadOnlyList<float[]>)Predictor.Logits(model, input, 64)).ToList(), valid, Card);
 
     /// <summary>
     /// The learning-rate multiplier of an encoder parameter under layer-wise decay: decay^(L + 1 - depth), where the

@@ -4,12 +4,15 @@ namespace MlNetBert.Training;
 
 /// <summary>
 /// One encoded training row: a class index for classification, a target (already scaled to 0..1) for similarity, a
-/// label per input position for token classification.
+/// label per input position for token classification, a second input for a bi-encoder.
 /// </summary>
 public readonly record struct TrainingExample(EncodedText Input, int Label, float Target)
 {
     /// <summary>Token-level tasks: one label index per position of <see cref="Input"/>; -100 where the loss ignores it ([CLS], [SEP], later sub-tokens of a word).</summary>
     public int[]? TokenLabels { get; init; }
+
+    /// <summary>A bi-encoder's second text, encoded on its own (<see cref="Tasks.TrainingTask.EncodesPairSeparately"/>); null otherwise.</summary>
+    public EncodedText? Input2 { get; init; }
 }
 
 /// <summary>Metrics of one epoch.</summary>
