@@ -34,7 +34,7 @@ internal static class TrainCommand
     internal static TrainingTask ParseTask(string? task, string? text2Column) => task is null
         ? text2Column is null ? ClassificationTraining.Text : ClassificationTraining.Pair
         : TrainingTasks.All.FirstOrDefault(t => t.Name == task)
-            ?? throw new BadInputException($"--task must be {string.Join(", ", TrainingTasks.All.Select(t => t.Name))}, not '{task}'");
+            ?? throw new BadInputException($"--task must be {string.Join(", ", TrainingTasks.All.SkipLast(1).Select(t => t.Name))} or {TrainingTasks.All[^1].Name}, not '{task}'");
 
     /// <summary>The options of <c>train</c>, and how they become a <see cref="BertRunRequest"/>.</summary>
     private sealed class TrainArguments
