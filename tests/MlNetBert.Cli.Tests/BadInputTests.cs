@@ -25,7 +25,7 @@ public sealed class BadInputTests
         ["missing column", "t.tsv=" + Good, "train --train {dir}/t.tsv --text-column review", "t.tsv: no column named 'review' (columns: sentence, label)"],
         ["zero epochs", "t.tsv=" + Good, "train --train {dir}/t.tsv --epochs 0", "option Epochs = 0 is invalid: expected at least 1"],
         ["bad freeze", "t.tsv=" + Good, "train --train {dir}/t.tsv --freeze sideways", "freeze 'sideways' is not understood"],
-        ["bad task", "t.tsv=" + Good, "train --train {dir}/t.tsv --task translation", "--task must be text-classification, pair-classification, sentence-similarity or token-classification, not 'translation'"],
+        ["bad task", "t.tsv=" + Good, "train --train {dir}/t.tsv --task translation", "--task must be text-classification, pair-classification, sentence-similarity, token-classification or sentence-embedding, not 'translation'"],
         ["unknown checkpoint", "t.tsv=" + Good, "train --train {dir}/t.tsv --model bert-giant", "checkpoint 'bert-giant' is neither a built-in name"],
         ["CoNLL bad tag", "t.conll=EU B-ORG\nrejects O\n\nGerman X-MISC\n", "train --task token-classification --train {dir}/t.conll", "t.conll:4: column 1: tag 'X-MISC' is not O, B-TYPE or I-TYPE"],
         ["CoNLL unseen validation tag", "t.conll=EU B-ORG\nrejects O\n\nGermany B-LOC\n|v.conll=EU B-ORG\nvisits O\nParis B-PER\n", "train --task token-classification --train {dir}/t.conll --valid {dir}/v.conll", "v.conll:3: tag 'B-PER' does not occur in the training data"],

@@ -236,7 +236,7 @@ public sealed class ServeApiTests
 
         var schemas = document["components"]!["schemas"]!.AsObject();
         Console.WriteLine(string.Join(", ", schemas.Select(s => s.Key)));
-        foreach (var shape in new[] { "PredictRequestBody", "TextInput", "PredictResponse", "ModelIdentity", "Entity", "Answer", "ModelCard", "ModelList" })
+        foreach (var shape in new[] { "PredictRequestBody", "TextInput", "PredictResponse", "ModelIdentity", "Entity", "Answer", "ServedModelInfo", "ModelList" })
             Assert.IsTrue(schemas.ContainsKey(shape), $"no schema {shape}");
         // The generator names a derived shape after its base: PredictionOutputClassificationOutput.
         string[] outputs = ["ClassificationOutput", "SimilarityOutput", "TokenClassificationOutput", "QuestionAnsweringOutput", "EmbeddingOutput"];

@@ -190,19 +190,33 @@ public sealed class BertEncoder : nn.Module
     public IReadOnlyList<BertLayer> Layers => _layers;
 }
 
+/// <summary>Dense + tanh over the [CLS] vector (present in checkpoints trained with next-sentence prediction).</summary>
+public sealed class BertPooler : nn.Module
+{
+#pragma warning disable IDE1006
+    private readonly Linear dense;
+#pragma warning restore IDE1006
+
+    public BertPooler(BertConfig config)
+        : base(nameof(BertPooler))
+    {
+        dense = nn.Linear(config.HiddenSize, config.HiddenSize);
+        RegisterComponents();
+    }
+
+    public Tensor Forward(Tensor lastHidden) => dense.forward(lastHidden[.., 0, ..]).tanh();
+}
+
 /// <summary>
 /// A BERT encoder in TorchSharp with HuggingFace parameter names. <see cref="Forward"/> returns every hidden
 /// state (embeddings, then each layer), which fine-tuning heads and the layer-by-layer analysis both use.
 /// </summary>
-/// <remarks>
-/// HuggingFace's pooler (dense + tanh over [CLS], from next-sentence pre-training) is not built: no head reads it
-/// (pooling is mean or the raw [CLS] vector), so a checkpoint's <c>pooler.*</c> tensors are left unread.
-/// </remarks>
 public sealed class BertModel : nn.Module
 {
 #pragma warning disable IDE1006
     private readonly BertEmbeddings embeddings;
     private readonly BertEncoder encoder;
+    private readonly BertPooler? pooler;
 #pragma warning restore IDE1006
 
     public BertModel(BertConfig config)
@@ -211,6 +225,7 @@ public sealed class BertModel : nn.Module
         Config = config;
         embeddings = new BertEmbeddings(config);
         encoder = new BertEncoder(config);
+        pooler = config.AddPoolingLayer ? new BertPooler(config) : null;
         RegisterComponents();
     }
 
@@ -219,6 +234,8 @@ public sealed class BertModel : nn.Module
     public BertEmbeddings Embeddings => embeddings;
 
     public IReadOnlyList<BertLayer> Layers => encoder.Layers;
+
+    public BertPooler? Pooler => pooler;
 
     /// <summary>Builds the model and loads a checkpoint's pretrained weights into it.</summary>
     public static BertModel FromCheckpoint(Checkpoint checkpoint)
