@@ -26,7 +26,7 @@ public sealed class BadInputTests
         ["zero epochs", "t.tsv=" + Good, "train --train {dir}/t.tsv --epochs 0", "option Epochs = 0 is invalid: expected at least 1"],
         ["bad freeze", "t.tsv=" + Good, "train --train {dir}/t.tsv --freeze sideways", "freeze 'sideways' is not understood"],
         ["bad task", "t.tsv=" + Good, "train --train {dir}/t.tsv --task translation", "--task must be text-classification, pair-classification, sentence-similarity, token-classification or sentence-embedding, not 'translation'"],
-        ["--loss on a one-loss task", "t.tsv=" + Good, "train --train {dir}/t.tsv --loss multiple-negatives-ranking", "--loss: task 'text-classification' has one loss; --loss does not apply to it"],
+        ["--loss on a one-loss task", "t.tsv=" + Good, "train --train {dir}/t.tsv --loss multiple-negatives-ranking", "--loss does not apply to task 'text-classification'"],
         ["unknown embedding loss", "s.tsv=a\tb\tscore\nx\ty\t1.5\n", "train --train {dir}/s.tsv --task sentence-embedding --text-column a --text2-column b --loss triplet", "--loss: task 'sentence-embedding' trains with cosine-similarity or multiple-negatives-ranking, not 'triplet'"],
         ["bi-encoder without second column", "t.tsv=" + Good, "train --train {dir}/t.tsv --task sentence-embedding", "--task sentence-embedding needs --text2-column"],
         ["embed without text or input", "", "embed", "pass either --text (repeat for several) or --input FILE --output FILE"],

@@ -16,6 +16,14 @@ public sealed class NerRow
     public string[] Tags { get; set; } = [];
 }
 
+/// <summary>The same rows with the words as a <c>string[]</c> column.</summary>
+public sealed class NerWordsRow
+{
+    public string[] Words { get; set; } = [];
+
+    public string[] Tags { get; set; } = [];
+}
+
 public sealed class NerPrediction
 {
     public string[] PredictedLabel { get; set; } = [];
@@ -100,6 +108,26 @@ public sealed class TokenClassificationTrainingTests
             foreach (var score in predicted[i].Score)
                 Assert.IsTrue(score > 0 && score <= 1, $"score {score}");
         }
+    }
+
+    /// <summary>A <c>string[]</c> words column is read as the words joined by spaces: the same tags; a word with a space in it is refused.</summary>
+    [TestMethod]
+    public void WordsAsStringArray_GiveTheSameTags_AndAWordWithASpaceIsRefused()
+    {
+        var rows = _dev.Take(40).ToList();
+        var asText = Predict(_model, _ml, rows.Select(Row));
+        var asWords = _ml.Data.CreateEnumerable<NerPrediction>(
+            _model.Transform(_ml.Data.LoadFromEnumerable(rows.Select(s => new NerWordsRow { Words = s.Words, Tags = s.Tags }))), reuseRowObject: false).ToList();
+        for (int i = 0; i < rows.Count; i++)
+            CollectionAssert.AreEqual(asText[i].PredictedLabel, asWords[i].PredictedLabel, $"sentence {i}");
+
+        var bad = _ml.Data.LoadFromEnumerable(new[] { new NerWordsRow { Words = ["New York", "is", "big"], Tags = ["B-LOC", "O", "O"] } });
+        // ML.NET's parallel cursors wrap what a getter throws (InvalidOperationException, "Splitter/consolidator worker
+        // encountered exception"); the cause is ours, with the column, row and word.
+        var thrown = Assert.Throws<Exception>(() => _ml.Data.CreateEnumerable<NerPrediction>(_model.Transform(bad), reuseRowObject: false).ToList());
+        var ex = thrown as BadInputException ?? thrown.GetBaseException() as BadInputException;
+        Assert.IsNotNull(ex, thrown.ToString());
+        Assert.AreEqual("column 'Words', row 1: word 1 ('New York') is empty or contains white space; a words column holds one word per item", ex.Message);
     }
 
     /// <summary>ML.NET's own NER reads predictions one position off, so users see the first word's label empty: not here.</summary>

@@ -35,9 +35,9 @@ public sealed class BertEstimator : IEstimator<BertTransformer>
     /// <summary>Checks the input columns and their types, and describes the output columns, before any data flows.</summary>
     public SchemaShape GetOutputSchema(SchemaShape inputSchema)
     {
-        CheckText(inputSchema, _options.TextColumnName, "TextColumnName");
+        CheckText(inputSchema, _options.TextColumnName, "TextColumnName", words: Task.TokenLevel);
         if (_options.Text2ColumnName is { } text2)
-            CheckText(inputSchema, text2, "Text2ColumnName");
+            CheckText(inputSchema, text2, "Text2ColumnName", words: false);
         if (Task.ReadsLabel)
         {
             if (!MlNetSchema.TryFind(inputSchema, _options.LabelColumnName, out var label))
@@ -122,36 +122,36 @@ public sealed class BertEstimator : IEstimator<BertTransformer>
             columns.Add(schema[t2]);
         var rows = new List<DataRow>();
         using var cursor = data.GetRowCursor(columns);
-        var text = cursor.GetGetter<ReadOnlyMemory<char>>(schema[_options.TextColumnName]);
-        var text2 = _options.Text2ColumnName is { } name2 ? cursor.GetGetter<ReadOnlyMemory<char>>(schema[name2]) : null;
+        var text = MlNetText.Getter(cursor, schema[_options.TextColumnName]);
+        var text2 = _options.Text2ColumnName is { } name2 ? MlNetText.Getter(cursor, schema[name2]) : null;
         // Token-level tasks read one key per word (a key vector); the others one key or one score, unless they read no label.
         ValueGetter<VBuffer<uint>>? keys = Task.ReadsLabel && Task.TokenLevel ? cursor.GetGetter<VBuffer<uint>>(schema[_options.LabelColumnName]) : null;
         ValueGetter<uint>? key = Task.ReadsLabel && Task.KeyLabel && !Task.TokenLevel ? cursor.GetGetter<uint>(schema[_options.LabelColumnName]) : null;
         ValueGetter<float>? score = Task.ReadsLabel && !Task.KeyLabel ? cursor.GetGetter<float>(schema[_options.LabelColumnName]) : null;
-        ReadOnlyMemory<char> a = default, b = default;
         VBuffer<uint> ks = default;
         uint k = 0;
         float s = 0;
         while (cursor.MoveNext())
         {
             _options.CancellationToken.ThrowIfCancellationRequested();
-            text(ref a);
-            text2?.Invoke(ref b);
+            string a = text(), b = text2?.Invoke() ?? "";
             key?.Invoke(ref k);
             keys?.Invoke(ref ks);
             score?.Invoke(ref s);
             if (score is not null && !float.IsFinite(s))
                 throw new BadInputException($"{what}, row {cursor.Position + 1}: column '{_options.LabelColumnName}' value {s} is not a finite number");
-            rows.Add(new DataRow(cursor.Position, a.ToString(), text2 is null ? null : b.ToString(),
+            rows.Add(new DataRow(cursor.Position, a, text2 is null ? null : b,
                 new LabelValue(k, s) { Keys = keys is null ? null : ks.DenseValues().ToArray() }));
         }
         return rows;
     }
 
-    private static void CheckText(SchemaShape schema, string name, string option)
+    private static void CheckText(SchemaShape schema, string name, string option, bool words)
     {
         if (!MlNetSchema.TryFind(schema, name, out var column))
             throw new BadInputException($"text column '{name}' ({option}) not found in the input (columns: {string.Join(", ", schema.Select(c => c.Name))})");
+        if (words && MlNetText.IsWords(column))
+            return;
         if (column.Kind != SchemaShape.Column.VectorKind.Scalar || column.ItemType is not TextDataViewType)
             throw new BadInputException($"text column '{name}' must be a scalar string (Text), found {MlNetSchema.Describe(column)}");
     }

@@ -43,7 +43,7 @@ public sealed class BertOnnxTransformer : ITransformer, IDisposable, IBertRowSco
 
     public DataViewSchema GetOutputSchema(DataViewSchema inputSchema)
     {
-        BertTransformer.CheckTextColumns(inputSchema, TextColumns);
+        BertTransformer.CheckTextColumns(inputSchema, TextColumns, Task.TokenLevel);
         var builder = new DataViewSchema.Builder();
         builder.AddColumns(inputSchema);
         Task.AddOutputColumns(builder, ScoreColumnName, PredictedLabelColumnName, Model.Card);

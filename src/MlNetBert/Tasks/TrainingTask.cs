@@ -115,10 +115,11 @@ public abstract class TrainingTask
     public bool TrainsOnPairs => Inference.ReadsPair || EncodesPairSeparately;
 
     /// <summary>
-    /// The loss's name for a task that can be trained with more than one (<c>--loss</c>, recorded in run.json); null
-    /// for a task with one loss.
+    /// For a task trained in more than one way, which way this instance trains (a sentence-embedding loss, or token
+    /// labels on every sub-token), as the console names it and run.json records it; null for a task trained one way.
+    /// Every variant is the same inference task: a trained model does not depend on it.
     /// </summary>
-    public virtual string? LossName => null;
+    public virtual string? Variant => null;
 
     /// <summary>
     /// The inputs one batch runs through the network, one forward pass each: by default the rows' <see

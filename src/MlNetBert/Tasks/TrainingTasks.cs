@@ -15,23 +15,28 @@ public static class TrainingTasks
         SentenceEmbeddingTraining.CosineSimilarity,
     ];
 
-    /// <summary>Tasks trainable with another loss than their registry entry's (<see cref="TrainingTask.LossName"/>).</summary>
-    public static IReadOnlyList<TrainingTask> OtherLosses { get; } = [SentenceEmbeddingTraining.MultipleNegativesRanking];
+    /// <summary>The other ways of training registered tasks (<see cref="TrainingTask.Variant"/>).</summary>
+    public static IReadOnlyList<TrainingTask> Variants { get; } =
+    [
+        SentenceEmbeddingTraining.MultipleNegativesRanking,
+        TokenClassificationTraining.AllSubTokens,
+    ];
 
     /// <summary>
-    /// The task named <paramref name="name"/> trained with the loss named <paramref name="loss"/> (null: the task's
-    /// default); throws <see cref="BadInputException"/> naming <paramref name="source"/> when the task has no such loss.
+    /// The task named <paramref name="name"/> trained the way named <paramref name="variant"/> (null: the registry's
+    /// entry); throws <see cref="BadInputException"/> naming <paramref name="source"/> (the option or file field) when the
+    /// task has no such variant.
     /// </summary>
-    public static TrainingTask Get(string name, string? loss, string source)
+    public static TrainingTask Get(string name, string? variant, string source)
     {
         var task = Get(name, source);
-        if (loss is null)
+        if (variant is null || variant == task.Variant)
             return task;
-        var choices = All.Concat(OtherLosses).Where(t => t.Name == task.Name && t.LossName is not null).ToList();
-        return choices.FirstOrDefault(t => t.LossName == loss)
+        var choices = All.Concat(Variants).Where(t => t.Name == task.Name && t.Variant is not null).ToList();
+        return choices.FirstOrDefault(t => t.Variant == variant)
             ?? throw new BadInputException(choices.Count == 0
-                ? $"{source}: task '{name}' has one loss; --loss does not apply to it"
-                : $"{source}: task '{name}' trains with {string.Join(" or ", choices.Select(t => t.LossName))}, not '{loss}'");
+                ? $"{source} does not apply to task '{name}'"
+                : $"{source}: task '{name}' trains with {string.Join(" or ", choices.Select(t => t.Variant))}, not '{variant}'");
     }
 
     /// <summary>The training side of <paramref name="task"/>.</summary>

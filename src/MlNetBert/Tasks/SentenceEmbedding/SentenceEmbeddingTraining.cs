@@ -77,7 +77,7 @@ public sealed class SentenceEmbeddingTraining : TrainingTask
 
     public override LabelKind EvaluationLabels(string? labelColumn) => labelColumn is null ? LabelKind.None : LabelKind.Numeric;
 
-    public override string? LossName => Objective == EmbeddingLoss.MultipleNegativesRanking ? "multiple-negatives-ranking" : "cosine-similarity";
+    public override string? Variant => Objective == EmbeddingLoss.MultipleNegativesRanking ? "multiple-negatives-ranking" : "cosine-similarity";
 
     public override void CheckLabelColumn(SchemaShape.Column label)
     {
