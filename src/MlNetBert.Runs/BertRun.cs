@@ -70,6 +70,8 @@ public static class BertRun
 
         // Resolve the checkpoint before creating any folder, so a bad checkpoint leaves nothing behind.
         var checkpoint = new CheckpointStore(log: m => progress?.Report(new RunMessage(m, IsWarning: false))).Resolve(o.Checkpoint);
+        foreach (var teacher in o.Teachers)
+            TrainedModels.Resolve(teacher, preferOnnx: true); // a missing teacher leaves nothing behind either
         var run = resuming ?? RunFolder.At(request.Out ?? RunFolder.NewPath());
         if (resuming is null)
             RunData.ClaimFolder(run, resumable: true);
