@@ -125,7 +125,7 @@ public static class BertRun
         var options = o with
         {
             TextColumnName = nameof(TextRow.Text),
-            Text2ColumnName = request.Task.Inference.ReadsPair ? nameof(TextRow.Text2) : null,
+            Text2ColumnName = request.Task.TrainsOnPairs ? nameof(TextRow.Text2) : null,
             LabelColumnName = request.Task.KeyLabel ? nameof(TextRow.Label) : nameof(TextRow.Score),
             ValidationSet = data.Valid.Count > 0 ? validView : null,
             Progress = progress is null ? null : new Forward<TrainingProgress>(p => progress.Report(new RunTrainingStep(p))),
@@ -193,12 +193,8 @@ public static class BertRun
     }
 
     /// <summary>Final metrics on labelled rows with the task's names (accuracy, macro_f1, log_loss / pearson, spearman, ...).</summary>
-    private static JsonObject Evaluate(BertTaskModel model, IReadOnlyList<TabularRow> rows)
-    {
-        var texts = rows.Select(r => r.Text).ToList();
-        var texts2 = model.Card.Text2Column is null ? null : rows.Select(r => r.Text2 ?? "").ToList();
-        return model.Task.Evaluate(model.PredictBatch(texts, texts2), rows, model.Card, "validation data").Json;
-    }
+    private static JsonObject Evaluate(BertTaskModel model, IReadOnlyList<TabularRow> rows) =>
+        model.Task.Evaluate(model, rows, "validation data").Json;
 
     private static void TrySetStatus(RunFolder run, RunStatus status, string? error)
     {

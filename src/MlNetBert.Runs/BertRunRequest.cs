@@ -70,7 +70,7 @@ public sealed record BertRunRequest(TabularReadOptions Train)
     /// <exception cref="BadInputException">A field is out of range, or a pair task has no second text column.</exception>
     public void Validate()
     {
-        if (Task.Inference.ReadsPair && Train.Text2Column is null)
+        if (Task.TrainsOnPairs && Train.Text2Column is null)
             throw new BadInputException($"--task {Task.Name} needs --text2-column (the second text of each pair)");
         if (Options.Distils && !Task.CanDistil)
             throw new BadInputException(TeacherOutputs.CannotDistil(Task));

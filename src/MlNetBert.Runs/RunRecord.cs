@@ -120,7 +120,7 @@ internal static class RunRecord
             {
                 Valid = r["valid"] is JsonObject valid ? ReadOptions(valid) : null,
                 ValidSplit = r["valid_split"]!.GetValue<double>(),
-                Task = TrainingTasks.Get(r["task"]!.GetValue<string>(), "run.json: 'task'"),
+                Task = TrainingTasks.Get(r["task"]!.GetValue<string>(), r["loss"]?.GetValue<string>(), "run.json: 'task'"),
                 Out = run.Path,
                 CheckpointEvery = r["checkpoint_every"]!.GetValue<int>(),
                 ExportOnnx = r["export_onnx"]!.GetValue<bool>(),
@@ -177,6 +177,7 @@ internal static class RunRecord
             ["valid"] = request.Valid is null ? null : OptionsJson(request.Valid),
             ["valid_split"] = request.ValidSplit,
             ["task"] = request.Task.Name,
+            ["loss"] = request.Task.LossName,
             ["checkpoint_every"] = request.CheckpointEvery,
             ["export_onnx"] = request.ExportOnnx,
             ["tagged"] = !request.Task.TokenLevel ? null : new JsonObject

@@ -31,10 +31,14 @@ internal static class TrainCommand
         return arguments.Request(parse);
     }
 
-    internal static TrainingTask ParseTask(string? task, string? text2Column) => task is null
-        ? text2Column is null ? ClassificationTraining.Text : ClassificationTraining.Pair
-        : TrainingTasks.All.FirstOrDefault(t => t.Name == task)
-            ?? throw new BadInputException($"--task must be {string.Join(", ", TrainingTasks.All.SkipLast(1).Select(t => t.Name))} or {TrainingTasks.All[^1].Name}, not '{task}'");
+    internal static TrainingTask ParseTask(string? task, string? text2Column, string? loss = null)
+    {
+        var chosen = task is null
+            ? text2Column is null ? ClassificationTraining.Text : ClassificationTraining.Pair
+            : TrainingTasks.All.FirstOrDefault(t => t.Name == task)
+                ?? throw new BadInputException($"--task must be {string.Join(", ", TrainingTasks.All.SkipLast(1).Select(t => t.Name))} or {TrainingTasks.All[^1].Name}, not '{task}'");
+        return TrainingTasks.Get(chosen.Name, loss, "--loss");
+    }
 
     /// <summary>The options of <c>train</c>, and how they become a <see cref="BertRunRequest"/>.</summary>
     private sealed class TrainArguments
@@ -42,7 +46,8 @@ internal static class TrainCommand
         private readonly Option<string> _train = new("--train") { Description = "Training data (TSV or CSV; for token-classification also CoNLL: one word a line, any extension but .tsv/.csv)." };
         private readonly Option<string?> _valid = new("--valid") { Description = "Validation data; default: a stratified, seeded split of --train (see --valid-split)." };
         private readonly Option<double> _validSplit = new("--valid-split") { Description = "Fraction of --train held out for validation when no --valid is given (0 for none).", DefaultValueFactory = _ => 0.1 };
-        private readonly Option<string?> _task = new("--task") { Description = "text-classification | pair-classification | sentence-similarity | token-classification. Default: pair-classification when --text2-column is given, else text-classification." };
+        private readonly Option<string?> _task = new("--task") { Description = "text-classification | pair-classification | sentence-similarity | token-classification | sentence-embedding. Default: pair-classification when --text2-column is given, else text-classification." };
+        private readonly Option<string?> _loss = new("--loss") { Description = "sentence-embedding only: cosine-similarity (default; pairs with a score) | multiple-negatives-ranking ((anchor, positive) pairs, other positives of the batch as negatives; no label column)." };
         private readonly Option<string> _model = new("--model") { Description = "Checkpoint: minilm-l6 (default), arctic-xs, a HuggingFace BERT folder, or nasbert (ML.NET's own TextClassification / SentenceSimilarity; needs NasBert2000000.tsm in $TMPDIR/mlnet).", DefaultValueFactory = _ => CheckpointStore.DefaultName };
         private readonly Option<int> _epochs = new("--epochs") { Description = "Passes over the training data.", DefaultValueFactory = _ => 3 };
         private readonly Option<int> _batchSize = new("--batch-size") { Description = "Examples per step.", DefaultValueFactory = _ => 32 };
@@ -83,10 +88,11 @@ internal static class TrainCommand
                   mlnetbert train --train sst2/train.tsv --valid sst2/dev.tsv --max-rows 5000 --learning-rate 5e-5
                   mlnetbert train --train stsb/train.tsv --valid stsb/dev.tsv --task sentence-similarity --text-column sentence1 --text2-column sentence2 --label-column score
                   mlnetbert train --task token-classification --train conll2003/eng.train --valid conll2003/eng.testa --max-length 128
+                  mlnetbert train --task sentence-embedding --train stsb/train.tsv --valid stsb/dev.tsv --text-column sentence1 --text2-column sentence2 --label-column score --learning-rate 2e-5
                   mlnetbert train --train sst2/train.tsv --valid sst2/dev.tsv --teacher models/ensemble --distill-alpha 0.5 --distill-temperature 2
                 """)
             {
-                _train, _valid, _validSplit, _task, _model, _epochs, _batchSize, _learningRate, _maxLength, _maxRows, _seed, _freeze, _pooling,
+                _train, _valid, _validSplit, _task, _loss, _model, _epochs, _batchSize, _learningRate, _maxLength, _maxRows, _seed, _freeze, _pooling,
                 _warmup, _weightDecay, _lld, _reinit, _average, _patience, _threads, _output, _checkpointEvery, _noExport, _teacher, _distillAlpha,
                 _distillTemperature, _unlabeled, Resume,
             };
@@ -136,7 +142,7 @@ internal static class TrainCommand
                 Valid = valid is null ? null : _data.Read(parse, valid, Data.LabelKind.Categorical),
                 Unlabeled = unlabeled is null ? null : _data.Read(parse, unlabeled, Data.LabelKind.None),
                 ValidSplit = parse.GetValue(_validSplit),
-                Task = ParseTask(parse.GetValue(_task), parse.GetValue(_data.Text2Column)),
+                Task = ParseTask(parse.GetValue(_task), parse.GetValue(_data.Text2Column), parse.GetValue(_loss)),
                 Tagged = _tagged.Read(parse),
                 Out = parse.GetValue(_output),
                 CheckpointEvery = parse.GetValue(_checkpointEvery),

@@ -102,6 +102,25 @@ public abstract class TrainingTask
     public virtual bool EncodesPairSeparately => false;
 
     /// <summary>
+    /// How <c>evaluate</c> reads a file's label column, given the column the user named (null: none named). Default
+    /// <see cref="FileLabels"/>; a sentence-embedding model reads scores only when a label column is named, and
+    /// otherwise scores the pairs as retrieval (anchor, positive).
+    /// </summary>
+    public virtual LabelKind EvaluationLabels(string? labelColumn) => FileLabels;
+
+    /// <summary>
+    /// True when training rows carry a second text: pair tasks, and bi-encoders (which embed one text at inference
+    /// but learn from pairs).
+    /// </summary>
+    public bool TrainsOnPairs => Inference.ReadsPair || EncodesPairSeparately;
+
+    /// <summary>
+    /// The loss's name for a task that can be trained with more than one (<c>--loss</c>, recorded in run.json); null
+    /// for a task with one loss.
+    /// </summary>
+    public virtual string? LossName => null;
+
+    /// <summary>
     /// The inputs one batch runs through the network, one forward pass each: by default the rows' <see
     /// cref="TrainingExample.Input"/>; a bi-encoder adds the second texts. <see cref="Loss(IReadOnlyList{Tensor}, IReadOnlyList{TrainingExample})"/>
     /// and <see cref="Validate(IReadOnlyList{IReadOnlyList{float[]}}, IReadOnlyList{TrainingExample}, ModelCard?)"/> receive the
