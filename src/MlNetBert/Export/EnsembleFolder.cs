@@ -40,8 +40,10 @@ public static class EnsembleFolder
             throw new BadInputException($"{folder}: the folder exists and is not empty; name a new folder for the ensemble");
         var files = members.Select(m => TrainedModels.Resolve(m, preferOnnx: true)).ToList();
         var rows = checkRows is { Count: > 0 } ? checkRows : TrainedModelExport.BuiltInCheckRows;
+        bool created = !Directory.Exists(folder);
         Directory.CreateDirectory(folder);
         var exported = new List<string>();
+        bool written = false;
         try
         {
             for (int i = 0; i < files.Count; i++)
@@ -50,19 +52,19 @@ public static class EnsembleFolder
                     continue;
                 // A model.zip without its ONNX file: export it (verified) beside the ensemble for the merge.
                 string onnx = Path.Combine(folder, $".member{i}.onnx");
-                using (var model = BertTaskModel.Load(files[i]))
-                    TrainedModelExport.Export(model, onnx, rows);
+                using (var zip = BertTaskModel.Load(files[i]))
+                    TrainedModelExport.Export(zip, onnx, rows);
                 exported.Add(onnx);
                 files[i] = onnx;
             }
             string path = Path.Combine(folder, TrainedModels.OnnxFileName);
             var parity = OnnxEnsemble.Write(files, path, rows);
-            using var written = BertOnnxModel.Load(path);
+            using var model = BertOnnxModel.Load(path);
             long size = new FileInfo(path).Length;
             var manifest = new JsonObject
             {
-                ["task"] = written.Card.Task,
-                ["labels"] = new JsonArray(written.Card.Labels.Select(l => (JsonNode)l).ToArray()),
+                ["task"] = model.Card.Task,
+                ["labels"] = new JsonArray(model.Card.Labels.Select(l => (JsonNode)l).ToArray()),
                 ["members"] = new JsonArray(members.Select(m => (JsonNode)Path.GetFullPath(m)).ToArray()),
                 ["model_onnx_bytes"] = size,
                 ["parity"] = new JsonObject
@@ -75,12 +77,16 @@ public static class EnsembleFolder
                 },
             };
             AtomicFile.WriteAllText(Path.Combine(folder, ManifestName), manifest.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
-            return new EnsembleResult(folder, path, written.Card, parity, size);
+            written = true;
+            return new EnsembleResult(folder, path, model.Card, parity, size);
         }
         finally
         {
             foreach (var f in exported)
                 File.Delete(f);
+            // A failed ensemble leaves nothing behind, not even the folder it made.
+            if (!written && created && Directory.Exists(folder))
+                Directory.Delete(folder, recursive: true);
         }
     }
 }
