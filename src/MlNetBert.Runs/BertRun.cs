@@ -70,6 +70,8 @@ public static class BertRun
 
         // Resolve the checkpoint before creating any folder, so a bad checkpoint leaves nothing behind.
         var checkpoint = new CheckpointStore(log: m => progress?.Report(new RunMessage(m, IsWarning: false))).Resolve(o.Checkpoint);
+        foreach (var teacher in o.Teachers)
+            TrainedModels.Resolve(teacher, preferOnnx: true); // a missing teacher leaves nothing behind either
         var run = resuming ?? RunFolder.At(request.Out ?? RunFolder.NewPath());
         if (resuming is null)
             RunData.ClaimFolder(run, resumable: true);
@@ -129,6 +131,9 @@ public static class BertRun
             Progress = progress is null ? null : new Forward<TrainingProgress>(p => progress.Report(new RunTrainingStep(p))),
             CancellationToken = ct,
             Checkpoints = new CheckpointSettings(run.CheckpointFolder, request.CheckpointEvery),
+            TeacherCacheFile = o.Distils ? run.TeacherOutputs : null,
+            UnlabeledSet = request.Unlabeled is { } unlabeled ? view(ml, ReadUnlabeled(request, unlabeled, progress)) : null,
+            Log = progress is null ? null : m => progress.Report(new RunMessage(m, IsWarning: false)),
         };
         var estimator = new BertEstimator(options, request.Task);
         using var transformer = estimator.Fit(trainView);
@@ -155,6 +160,16 @@ public static class BertRun
             Directory.Delete(run.CheckpointFolder, recursive: true);
         return new BertRunResult(run, request.Task, data.Train.Count, data.Valid.Count, flat, history.TrainingTime, history.SamplesPerSecond,
             parity, history, resuming, transformer.Model.Card.Text2Column is not null);
+    }
+
+    private static IReadOnlyList<TabularRow> ReadUnlabeled(BertRunRequest request, TabularReadOptions unlabeled, IProgress<RunProgress>? progress)
+    {
+        var data = TabularReader.Read(unlabeled with { LabelKind = LabelKind.None, LabelColumn = null });
+        if (data.SkippedRows.Count > 0)
+            progress?.Report(new RunMessage($"{data.Path}: {data.SkippedRows.Count} bad rows skipped", IsWarning: true));
+        if (request.Task.Inference.ReadsPair && data.Rows.Any(r => r.Text2 is null))
+            throw new BadInputException($"{data.Path}: the task reads pairs, but the unlabeled file has no second text column");
+        return data.Rows;
     }
 
     /// <summary>

@@ -16,6 +16,9 @@ internal sealed class ModelFile : IDisposable
 
     public static ModelFile Open(string path)
     {
+        // A run folder gives its model.zip; an ensemble folder (model.onnx, no model.zip) its model.onnx.
+        if (Directory.Exists(path) && !File.Exists(Path.Combine(path, TrainedModels.ZipFileName)) && File.Exists(Path.Combine(path, TrainedModels.OnnxFileName)))
+            path = Path.Combine(path, TrainedModels.OnnxFileName);
         path = RunFolder.ResolveModelZip(path);
         if (!File.Exists(path))
             throw new BadInputException($"{path}: model file not found");

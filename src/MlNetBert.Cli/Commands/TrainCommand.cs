@@ -68,6 +68,10 @@ internal static class TrainCommand
         private readonly Option<string?> _output = new("--out") { Description = "Run folder to create (default: models/runs/<timestamp>)." };
         private readonly Option<int> _checkpointEvery = new("--checkpoint-every") { Description = "Save resumable state every N steps (always at epoch ends and on Ctrl-C; 0 = only those).", DefaultValueFactory = _ => 200 };
         private readonly Option<bool> _noExport = new("--no-export") { Description = "Skip the verified ONNX export (model.onnx, parity.json); 'mlnetbert export' can make it later." };
+        private readonly Option<string[]> _teacher = new("--teacher") { Description = "Distil from this trained model (run folder, ensemble folder, model.zip or model.onnx of the same task and labels); repeat for several (averaged).", AllowMultipleArgumentsPerToken = false };
+        private readonly Option<double> _distillAlpha = new("--distill-alpha") { Description = "With --teacher: weight of the hard-label loss; the teacher's term gets 1 - alpha.", DefaultValueFactory = _ => 0.5 };
+        private readonly Option<double> _distillTemperature = new("--distill-temperature") { Description = "With --teacher (classification): softening temperature T of the teacher's and student's distributions.", DefaultValueFactory = _ => 2.0 };
+        private readonly Option<string?> _unlabeled = new("--unlabeled") { Description = "With --teacher: extra texts without labels (same text columns as --train) that the teachers label." };
         private readonly DataArguments _data = new();
         private readonly TaggedArguments _tagged = new();
 
@@ -86,10 +90,12 @@ internal static class TrainCommand
                   mlnetbert train --train stsb/train.tsv --valid stsb/dev.tsv --task sentence-similarity --text-column sentence1 --text2-column sentence2 --label-column score
                   mlnetbert train --task token-classification --train conll2003/eng.train --valid conll2003/eng.testa --max-length 128
                   mlnetbert train --task sentence-embedding --train stsb/train.tsv --valid stsb/dev.tsv --text-column sentence1 --text2-column sentence2 --label-column score --learning-rate 2e-5
+                  mlnetbert train --train sst2/train.tsv --valid sst2/dev.tsv --teacher models/ensemble --distill-alpha 0.5 --distill-temperature 2
                 """)
             {
                 _train, _valid, _validSplit, _task, _loss, _labelAllSubTokens, _model, _epochs, _batchSize, _learningRate, _maxLength, _maxRows, _seed, _freeze, _pooling,
-                _warmup, _weightDecay, _lld, _reinit, _average, _patience, _threads, _output, _checkpointEvery, _noExport, Resume,
+                _warmup, _weightDecay, _lld, _reinit, _average, _patience, _threads, _output, _checkpointEvery, _noExport, _teacher, _distillAlpha,
+                _distillTemperature, _unlabeled, Resume,
             };
             _data.AddTo(command);
             _tagged.AddTo(command);
@@ -126,11 +132,16 @@ internal static class TrainCommand
                 ReinitializeTopLayers = parse.GetValue(_reinit),
                 AverageWeightsOverLast = parse.GetValue(_average),
                 Threads = parse.GetValue(_threads),
+                Teachers = parse.GetValue(_teacher) ?? [],
+                DistillAlpha = parse.GetValue(_distillAlpha),
+                DistillTemperature = parse.GetValue(_distillTemperature),
             };
+            string? unlabeled = parse.GetValue(_unlabeled);
             string? valid = parse.GetValue(_valid);
             return new BertRunRequest(_data.Read(parse, parse.GetValue(_train)!, Data.LabelKind.Categorical, parse.GetValue(_maxRows), options.Seed))
             {
                 Valid = valid is null ? null : _data.Read(parse, valid, Data.LabelKind.Categorical),
+                Unlabeled = unlabeled is null ? null : _data.Read(parse, unlabeled, Data.LabelKind.None),
                 ValidSplit = parse.GetValue(_validSplit),
                 Task = parse.GetValue(_labelAllSubTokens)
                     ? ParseTask(parse.GetValue(_task), parse.GetValue(_data.Text2Column), TokenClassificationTraining.AllSubTokensVariant, "--label-all-subtokens")

@@ -78,6 +78,8 @@ public sealed class BertEstimator : IEstimator<BertTransformer>
         List<TrainingExample> Examples(List<DataRow> rows, string[] names, string what) => rows.SelectMany(r =>
             Task.Examples(r.Text, r.Text2, r.Label, names, card, encoder, $"{what}, row {r.Index + 1}", _options.LabelColumnName)).ToList();
         var trainExamples = Examples(train, keyNames, "training data");
+        if (_options.Distils)
+            trainExamples = WithTeacher(train, trainExamples, card, encoder);
         List<TrainingExample>? validExamples = null;
         if (_options.ValidationSet is { } validSet)
         {
@@ -108,15 +110,36 @@ public sealed class BertEstimator : IEstimator<BertTransformer>
         return new BertTransformer(model, _options);
     }
 
+    /// <summary>
+    /// Distillation: every training row (a distillable task makes one example per row) gets the teachers' output, and
+    /// the unlabelled texts join as rows with the teachers' output only.
+    /// </summary>
+    private List<TrainingExample> WithTeacher(List<DataRow> train, List<TrainingExample> examples, ModelCard card, BertTextEncoder encoder)
+    {
+        if (!Task.CanDistil)
+            throw new BadInputException(TeacherOutputs.CannotDistil(Task));
+        var unlabelled = _options.UnlabeledSet is { } extra ? ReadRows(extra, "unlabeled data", withLabel: false) : [];
+        var texts = train.Concat(unlabelled).Select(r => (r.Text, r.Text2)).ToList();
+        var targets = TeacherOutputs.For(_options.Teachers, Task, card, texts, _options.TeacherCacheFile, _options.Log);
+        var result = examples.Select((e, i) => e with { Teacher = targets[i] }).ToList();
+        for (int i = 0; i < unlabelled.Count; i++)
+        {
+            var r = unlabelled[i];
+            result.Add(new TrainingExample(encoder.Encode(r.Text, r.Text2, card.MaxLength), -100, float.NaN) { Teacher = targets[train.Count + i], Unlabelled = true });
+        }
+        return result;
+    }
+
     private string[] KeyNames(IDataView data) => Task.ReadsLabel && Task.KeyLabel ? MlNetSchema.KeyNames(data.Schema[_options.LabelColumnName]) : [];
 
     private sealed record DataRow(long Index, string Text, string? Text2, LabelValue Label);
 
-    private List<DataRow> ReadRows(IDataView data, string what)
+    private List<DataRow> ReadRows(IDataView data, string what, bool withLabel = true)
     {
+        bool readsLabel = withLabel && Task.ReadsLabel;
         var schema = data.Schema;
         var columns = new List<DataViewSchema.Column> { schema[_options.TextColumnName] };
-        if (Task.ReadsLabel)
+        if (readsLabel)
             columns.Add(schema[_options.LabelColumnName]);
         if (_options.Text2ColumnName is { } t2)
             columns.Add(schema[t2]);
@@ -125,9 +148,9 @@ public sealed class BertEstimator : IEstimator<BertTransformer>
         var text = MlNetText.Getter(cursor, schema[_options.TextColumnName]);
         var text2 = _options.Text2ColumnName is { } name2 ? MlNetText.Getter(cursor, schema[name2]) : null;
         // Token-level tasks read one key per word (a key vector); the others one key or one score, unless they read no label.
-        ValueGetter<VBuffer<uint>>? keys = Task.ReadsLabel && Task.TokenLevel ? cursor.GetGetter<VBuffer<uint>>(schema[_options.LabelColumnName]) : null;
-        ValueGetter<uint>? key = Task.ReadsLabel && Task.KeyLabel && !Task.TokenLevel ? cursor.GetGetter<uint>(schema[_options.LabelColumnName]) : null;
-        ValueGetter<float>? score = Task.ReadsLabel && !Task.KeyLabel ? cursor.GetGetter<float>(schema[_options.LabelColumnName]) : null;
+        ValueGetter<VBuffer<uint>>? keys = readsLabel && Task.TokenLevel ? cursor.GetGetter<VBuffer<uint>>(schema[_options.LabelColumnName]) : null;
+        ValueGetter<uint>? key = readsLabel && Task.KeyLabel && !Task.TokenLevel ? cursor.GetGetter<uint>(schema[_options.LabelColumnName]) : null;
+        ValueGetter<float>? score = readsLabel && !Task.KeyLabel ? cursor.GetGetter<float>(schema[_options.LabelColumnName]) : null;
         VBuffer<uint> ks = default;
         uint k = 0;
         float s = 0;

@@ -136,6 +136,32 @@ public abstract class TrainingTask
     /// <summary>The loss of one batch from the outputs of every <see cref="ForwardInputs"/> entry; by default the first's <see cref="Loss(Tensor, IReadOnlyList{TrainingExample})"/>.</summary>
     public virtual Tensor Loss(IReadOnlyList<Tensor> outputs, IReadOnlyList<TrainingExample> rows) => Loss(outputs[0], rows);
 
+    /// <summary>
+    /// Whether a student of this task can learn from teachers (<see cref="BertTrainingOptions.Teachers"/>): the task
+    /// then turns a teacher's prediction into a row's <see cref="TrainingExample.Teacher"/> (<see cref="TeacherTarget"/>)
+    /// and mixes it into the loss (<see cref="DistillationLoss"/>). Default false: teachers are refused.
+    /// </summary>
+    public virtual bool CanDistil => false;
+
+    /// <summary>
+    /// A teacher's prediction of one row in the student's terms (see <see cref="TrainingExample.Teacher"/>). Throws
+    /// <see cref="BadInputException"/> naming <paramref name="teacher"/> when its card does not fit the student's
+    /// (other labels).
+    /// </summary>
+    /// <param name="prediction">The teacher's prediction (one model, or the average of several).</param>
+    /// <param name="teacherCard">The teacher's card.</param>
+    /// <param name="card">The student's fitted card.</param>
+    /// <param name="teacher">The teacher's file(s), for messages.</param>
+    public virtual float[] TeacherTarget(Prediction prediction, ModelCard teacherCard, ModelCard card, string teacher) =>
+        throw new BadInputException($"task '{Name}' cannot be distilled: a teacher's outputs cannot be learnt from (distillation supports text-classification, pair-classification and sentence-similarity)");
+
+    /// <summary>
+    /// The loss of one batch mixing the labels and the teacher (<see cref="TrainingExample.Teacher"/>, set on every
+    /// row): α × the task's own loss on the rows with labels + (1 − α) × the teacher term on every row.
+    /// </summary>
+    public virtual Tensor DistillationLoss(Tensor head, IReadOnlyList<TrainingExample> rows, double alpha, double temperature) =>
+        throw new BadInputException($"task '{Name}' cannot be distilled");
+
     /// <summary>The validation metric's name (higher is better), for example <c>accuracy</c> or <c>spearman</c>.</summary>
     public abstract string ValidationMetricName { get; }
 
