@@ -13,6 +13,9 @@ public readonly record struct TrainingExample(EncodedText Input, int Label, floa
 
     /// <summary>A bi-encoder's second text, encoded on its own (<see cref="Tasks.TrainingTask.EncodesPairSeparately"/>); null otherwise.</summary>
     public EncodedText? Input2 { get; init; }
+
+    /// <summary>Question answering: the question this window belongs to (all windows of a question share it), for validation.</summary>
+    public Tasks.QuestionWindow? Question { get; init; }
 }
 
 /// <summary>Metrics of one epoch.</summary>
