@@ -64,7 +64,8 @@ public sealed record BertRunRequest(TabularReadOptions Train)
     /// <exception cref="BadInputException">A field is out of range, or a pair task has no second text column.</exception>
     public void Validate()
     {
-        if (Task.Inference.ReadsPair && Train.Text2Column is null)
+        // Question-answering files name their own columns (SQuAD JSON, or Context/Question/TrainingAnswer/AnswerIndex).
+        if (Task.Inference.ReadsPair && !Task.ReadsAnswerSpan && Train.Text2Column is null)
             throw new BadInputException($"--task {Task.Name} needs --text2-column (the second text of each pair)");
         if (ValidSplit is < 0 or >= 1)
             throw new BadInputException($"--valid-split must be at least 0 and below 1, not {ValidSplit}");

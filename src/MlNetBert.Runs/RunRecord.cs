@@ -152,6 +152,9 @@ internal static class RunRecord
                     LengthGroupedBatches = o["length_grouped_batches"]!.GetValue<bool>(),
                     SparseEmbeddingUpdates = o["sparse_embedding_updates"]!.GetValue<bool>(),
                     Threads = o["threads"]?.GetValue<int>(),
+                    // Absent in run.json files written before question answering.
+                    DocStride = o["doc_stride"]?.GetValue<int>() ?? 128,
+                    MaxAnswerLength = o["max_answer_length"]?.GetValue<int>() ?? 30,
                 },
             };
         }
@@ -198,6 +201,8 @@ internal static class RunRecord
                 ["restore_best_weights"] = o.RestoreBestWeights,
                 ["reinitialize_top_layers"] = o.ReinitializeTopLayers,
                 ["average_weights_over_last"] = o.AverageWeightsOverLast,
+                ["doc_stride"] = o.DocStride,
+                ["max_answer_length"] = o.MaxAnswerLength,
                 ["length_grouped_batches"] = o.LengthGroupedBatches,
                 ["sparse_embedding_updates"] = o.SparseEmbeddingUpdates,
                 ["threads"] = o.Threads,

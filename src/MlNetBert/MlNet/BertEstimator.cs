@@ -135,7 +135,7 @@ public sealed class BertEstimator : IEstimator<BertTransformer>
         var text = cursor.GetGetter<ReadOnlyMemory<char>>(schema[_options.TextColumnName]);
         var text2 = _options.Text2ColumnName is { } name2 ? cursor.GetGetter<ReadOnlyMemory<char>>(schema[name2]) : null;
         // Token-level tasks read one key per word (a key vector); the others one key or one score, unless they read no label.
-        ValueGetter<VBuffer<uint>>? keys = Task.ReadsLabel && Task.TokenLevel ? cursor.GetGetter<VBuffer<uint>>(schema[_options.LabelColumnName]) : null;
+        ValueGetter<VBuffer<uint>>? keys = Task.ReadsLabel && Task.TokenLevel && !Task.ReadsAnswerSpan ? cursor.GetGetter<VBuffer<uint>>(schema[_options.LabelColumnName]) : null;
         ValueGetter<uint>? key = Task.ReadsLabel && Task.KeyLabel && !Task.TokenLevel ? cursor.GetGetter<uint>(schema[_options.LabelColumnName]) : null;
         ValueGetter<float>? score = Task.ReadsLabel && !Task.KeyLabel && !Task.ReadsAnswerSpan ? cursor.GetGetter<float>(schema[_options.LabelColumnName]) : null;
         // Question answering reads the answer's text and its offset into the context.

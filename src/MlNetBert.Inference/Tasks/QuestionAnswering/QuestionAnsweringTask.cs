@@ -48,6 +48,13 @@ public sealed class QuestionAnsweringTask : InferenceTask
 
     public override bool HasLabels => false;
 
+    /// <summary>Served inputs are <c>{"question": "...", "context": "..."}</c>.</summary>
+    public override string TextField => "question";
+
+    public override string Text2Field => "context";
+
+    public override bool RequiresText => true;
+
     public override bool TokenLevel => true;
 
     public override IReadOnlyList<string> OutputNames { get; } = [ModelFileFormat.StartLogits, ModelFileFormat.EndLogits];
