@@ -104,6 +104,27 @@ public sealed class QuestionAnsweringCliTests
     }
 
     [TestMethod]
+    public async Task Serve_AnswersQuestionAndContextInputs_WithAnswerSpans()
+    {
+        Assert.AreEqual(0, _train.ExitCode, _train.Stderr);
+        await using var host = await ServeHost.StartAsync(new MlNetBert.Serving.ServerOptions { ModelPath = Path.Combine(_run, "model.onnx") });
+        const string context = "The Eiffel Tower was completed in 1889 and stands in Paris.";
+        var body = new JsonObject { ["inputs"] = new JsonArray(new JsonObject { ["question"] = "Where does the tower stand?", ["context"] = context }) };
+        using var response = await host.PostAsync("/v1/predict", body.ToJsonString());
+        string text = await response.Content.ReadAsStringAsync();
+        Assert.AreEqual(System.Net.HttpStatusCode.OK, response.StatusCode, text);
+        var answers = JsonNode.Parse(text)!["outputs"]![0]!["answers"]!.AsArray();
+        Assert.IsTrue(answers.Count >= 1, text);
+        int start = answers[0]!["start"]!.GetValue<int>(), end = answers[0]!["end"]!.GetValue<int>();
+        Assert.AreEqual(context[start..end], answers[0]!["text"]!.GetValue<string>());
+
+        using var missing = await host.PostAsync("/v1/predict", "{\"inputs\": [{\"question\": \"Where?\", \"context\": \" \"}]}");
+        string error = await missing.Content.ReadAsStringAsync();
+        Assert.AreEqual(System.Net.HttpStatusCode.BadRequest, missing.StatusCode, error);
+        StringAssert.Contains(error, "inputs[0].context is empty");
+    }
+
+    [TestMethod]
     public void Predict_WithoutAContext_ExitsWithTwo()
     {
         Assert.AreEqual(0, _train.ExitCode, _train.Stderr);
