@@ -114,7 +114,8 @@ public static class BertRun
         var ml = new MLContext(seed: o.Seed);
         var keyMap = !request.Task.KeyLabel ? null : ml.Transforms.Conversion.MapValueToKey(nameof(TextRow.Label),
             keyData: ml.Data.LoadFromEnumerable(data.Labels!.Labels.Select(l => new LabelRow { Label = l })));
-        Func<MLContext, IReadOnlyList<TabularRow>, IDataView> view = request.Task.TokenLevel ? TaggedTextRow.View : TextRow.View;
+        Func<MLContext, IReadOnlyList<TabularRow>, IDataView> view = request.Task.ReadsAnswerSpan ? QuestionAnswerRow.View
+            : request.Task.TokenLevel ? TaggedTextRow.View : TextRow.View;
         IDataView trainView = view(ml, data.Train), validView = view(ml, data.Valid);
         ITransformer? keyTransformer = keyMap?.Fit(trainView);
         if (keyTransformer is not null)
@@ -124,9 +125,10 @@ public static class BertRun
         }
         var options = o with
         {
-            TextColumnName = nameof(TextRow.Text),
-            Text2ColumnName = request.Task.TrainsOnPairs ? nameof(TextRow.Text2) : null,
-            LabelColumnName = request.Task.KeyLabel ? nameof(TextRow.Label) : nameof(TextRow.Score),
+            TextColumnName = request.Task.ReadsAnswerSpan ? nameof(QuestionAnswerRow.Question) : nameof(TextRow.Text),
+            Text2ColumnName = request.Task.ReadsAnswerSpan ? nameof(QuestionAnswerRow.Context) : request.Task.TrainsOnPairs ? nameof(TextRow.Text2) : null,
+            LabelColumnName = request.Task.ReadsAnswerSpan ? nameof(QuestionAnswerRow.TrainingAnswer) : request.Task.KeyLabel ? nameof(TextRow.Label) : nameof(TextRow.Score),
+            AnswerIndexColumnName = nameof(QuestionAnswerRow.AnswerIndex),
             ValidationSet = data.Valid.Count > 0 ? validView : null,
             Progress = progress is null ? null : new Forward<TrainingProgress>(p => progress.Report(new RunTrainingStep(p))),
             CancellationToken = ct,

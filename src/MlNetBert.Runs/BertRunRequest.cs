@@ -70,7 +70,8 @@ public sealed record BertRunRequest(TabularReadOptions Train)
     /// <exception cref="BadInputException">A field is out of range, or a pair task has no second text column.</exception>
     public void Validate()
     {
-        if (Task.TrainsOnPairs && Train.Text2Column is null)
+        // Question-answering files name their own columns (SQuAD JSON, or Context/Question/TrainingAnswer/AnswerIndex).
+        if (Task.TrainsOnPairs && !Task.ReadsAnswerSpan && Train.Text2Column is null)
             throw new BadInputException($"--task {Task.Name} needs --text2-column (the second text of each pair)");
         if (Options.Distils && !Task.CanDistil)
             throw new BadInputException(TeacherOutputs.CannotDistil(Task));

@@ -1,4 +1,5 @@
 using MlNetBert.Data;
+using MlNetBert.Data.QuestionAnswering;
 using MlNetBert.Data.TokenClassification;
 using MlNetBert.Training;
 
@@ -9,6 +10,8 @@ internal sealed record RunData(TabularData TrainData, TabularData? ValidData, IR
 {
     public static RunData Read(BertRunRequest request, IProgress<RunProgress>? progress)
     {
+        if (request.Task.ReadsAnswerSpan)
+            return ReadQuestions(request);
         if (request.Task.TokenLevel)
             return ReadTagged(request);
         var o = request.Options;
@@ -63,6 +66,32 @@ internal sealed record RunData(TabularData TrainData, TabularData? ValidData, IR
             (trainRows, validRows) = (train.Select(r => r with { Score = null }).ToList(), held.Select(r => r with { Score = null }).ToList());
         }
         return new RunData(trainData, validData, trainRows, validRows, new LabelSet(trainSentences.Labels));
+    }
+
+    /// <summary>
+    /// Question answering: SQuAD v1.1 JSON or a Context/Question/TrainingAnswer/AnswerIndex table, one row per question
+    /// (<see cref="QuestionAnswerFiles"/>); a held-out split is a seeded sample of questions.
+    /// </summary>
+    private static RunData ReadQuestions(BertRunRequest request)
+    {
+        var o = request.Options;
+        var trainData = QuestionAnswerFiles.ReadTable(request.Train.Path, request.Train.MaxRows, o.Seed);
+        IReadOnlyList<TabularRow> trainRows = trainData.Rows, validRows = [];
+        TabularData? validData = null;
+        if (request.Valid is { } valid)
+        {
+            validData = QuestionAnswerFiles.ReadTable(valid.Path, valid.MaxRows, o.Seed);
+            validRows = validData.Rows;
+        }
+        else if (request.ValidSplit > 0)
+        {
+            var order = Enumerable.Range(0, trainRows.Count).ToArray();
+            new Random(o.Seed).Shuffle(order);
+            int held = Math.Max(1, (int)Math.Round(trainRows.Count * request.ValidSplit));
+            var heldSet = order.Take(held).ToHashSet();
+            (trainRows, validRows) = (trainRows.Where((_, i) => !heldSet.Contains(i)).ToList(), trainRows.Where((_, i) => heldSet.Contains(i)).ToList());
+        }
+        return new RunData(trainData, validData, trainRows, validRows, null);
     }
 
     /// <summary>

@@ -158,6 +158,9 @@ internal static class RunRecord
                     Teachers = o["teachers"] is JsonArray teachers ? teachers.Select(t => t!.GetValue<string>()).ToArray() : [],
                     DistillAlpha = o["distill_alpha"]?.GetValue<double>() ?? new BertTrainingOptions().DistillAlpha,
                     DistillTemperature = o["distill_temperature"]?.GetValue<double>() ?? new BertTrainingOptions().DistillTemperature,
+                    // Absent in run.json files written before question answering.
+                    DocStride = o["doc_stride"]?.GetValue<int>() ?? 128,
+                    MaxAnswerLength = o["max_answer_length"]?.GetValue<int>() ?? 30,
                 },
                 Unlabeled = r["unlabeled"] is JsonObject unlabeled ? ReadOptions(unlabeled) : null,
             };
@@ -206,6 +209,8 @@ internal static class RunRecord
                 ["restore_best_weights"] = o.RestoreBestWeights,
                 ["reinitialize_top_layers"] = o.ReinitializeTopLayers,
                 ["average_weights_over_last"] = o.AverageWeightsOverLast,
+                ["doc_stride"] = o.DocStride,
+                ["max_answer_length"] = o.MaxAnswerLength,
                 ["length_grouped_batches"] = o.LengthGroupedBatches,
                 ["sparse_embedding_updates"] = o.SparseEmbeddingUpdates,
                 ["threads"] = o.Threads,

@@ -43,6 +43,30 @@ public sealed class TaggedTextRow
     }).ToList());
 }
 
+/// <summary>One question-answering row as a run's ML.NET pipeline sees it (ML.NET's <c>QuestionAnswer</c> column names).</summary>
+public sealed class QuestionAnswerRow
+{
+    /// <summary>The context the answer is cut from.</summary>
+    public string Context { get; set; } = "";
+
+    /// <summary>The question.</summary>
+    public string Question { get; set; } = "";
+
+    /// <summary>The first gold answer's text.</summary>
+    public string TrainingAnswer { get; set; } = "";
+
+    /// <summary>Its character offset into <see cref="Context"/>.</summary>
+    public int AnswerIndex { get; set; }
+
+    internal static IDataView View(MLContext ml, IEnumerable<TabularRow> rows) => ml.Data.LoadFromEnumerable(rows.Select(r => new QuestionAnswerRow
+    {
+        Question = r.Text,
+        Context = r.Text2 ?? "",
+        TrainingAnswer = r.Label ?? "",
+        AnswerIndex = (int)(r.Score ?? 0),
+    }).ToList());
+}
+
 /// <summary>The label vocabulary, in the order the model's outputs use.</summary>
 public sealed class LabelRow
 {

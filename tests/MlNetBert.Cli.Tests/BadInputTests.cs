@@ -6,6 +6,12 @@ public sealed class BadInputTests
 {
     private const string Good = "sentence\tlabel\nA fine film.\tpos\nA dull film.\tneg\nLovely.\tpos\nAwful.\tneg\n";
 
+    // A one-question SQuAD v1.1 file.
+    private static string Squad(string context, string question, string answer, int start, string id = "q1") =>
+        $$"""{"data":[{"title":"T","paragraphs":[{"context":"{{context}}","qas":[{"id":"{{id}}","question":"{{question}}","answers":[{"answer_start":{{start}},"text":"{{answer}}"}]}]}]}]}""";
+
+    private const string QaHeader = "Context\tQuestion\tTrainingAnswer\tAnswerIndex\n";
+
     // name, files to create (name → content, "\u0001" prefix = raw bytes as Latin-1), arguments ({dir} = the temp folder), expected message
     public static IEnumerable<object[]> Cases() =>
     [
@@ -25,7 +31,7 @@ public sealed class BadInputTests
         ["missing column", "t.tsv=" + Good, "train --train {dir}/t.tsv --text-column review", "t.tsv: no column named 'review' (columns: sentence, label)"],
         ["zero epochs", "t.tsv=" + Good, "train --train {dir}/t.tsv --epochs 0", "option Epochs = 0 is invalid: expected at least 1"],
         ["bad freeze", "t.tsv=" + Good, "train --train {dir}/t.tsv --freeze sideways", "freeze 'sideways' is not understood"],
-        ["bad task", "t.tsv=" + Good, "train --train {dir}/t.tsv --task translation", "--task must be text-classification, pair-classification, sentence-similarity, token-classification or sentence-embedding, not 'translation'"],
+        ["bad task", "t.tsv=" + Good, "train --train {dir}/t.tsv --task translation", "--task must be text-classification, pair-classification, sentence-similarity, token-classification, question-answering or sentence-embedding, not 'translation'"],
         ["--loss on a one-loss task", "t.tsv=" + Good, "train --train {dir}/t.tsv --loss multiple-negatives-ranking", "--loss does not apply to task 'text-classification'"],
         ["unknown embedding loss", "s.tsv=a\tb\tscore\nx\ty\t1.5\n", "train --train {dir}/s.tsv --task sentence-embedding --text-column a --text2-column b --loss triplet", "--loss: task 'sentence-embedding' trains with cosine-similarity or multiple-negatives-ranking, not 'triplet'"],
         ["bi-encoder without second column", "t.tsv=" + Good, "train --train {dir}/t.tsv --task sentence-embedding", "--task sentence-embedding needs --text2-column"],
@@ -46,6 +52,15 @@ public sealed class BadInputTests
         ["evaluate missing model", "t.tsv=" + Good, "evaluate --model {dir}/none.zip --data {dir}/t.tsv", "none.zip: model file not found"],
         ["evaluate a file that is not a model", "t.tsv=" + Good + "|m.zip=not a zip", "evaluate --model {dir}/m.zip --data {dir}/t.tsv", "m.zip: not an MlNetBert model (not a zip file)"],
         ["predict without text or input", "t.tsv=" + Good + "|m.zip=x", "predict --model {dir}/m.zip", "pass either --text"],
+        ["QA answer not at answer_start", "q.json=" + Squad("The bridge opened in 1901.", "When?", "1902", 21), "train --task question-answering --train {dir}/q.json", "q.json: question q1: answer '1902' is not at 21: the context there reads '1901'"],
+        ["QA offset out of range", "q.json=" + Squad("The bridge opened in 1901.", "When?", "1901", 400, "a7"), "train --task question-answering --train {dir}/q.json", "q.json: question a7: answer start 400 is outside the context (26 characters)"],
+        ["QA empty context", "q.json=" + Squad(" ", "When?", "x", 0), "train --task question-answering --train {dir}/q.json", "q.json: question q1: the context is empty"],
+        ["QA empty question", "q.json=" + Squad("The bridge opened in 1901.", " ", "1901", 21), "train --task question-answering --train {dir}/q.json", "q.json: question q1: the question is empty"],
+        ["QA JSON not SQuAD-shaped", "q.json={\"version\":\"1.1\",\"articles\":[]}", "train --task question-answering --train {dir}/q.json", "q.json: not SQuAD JSON: expected an object with a \"data\" array of articles"],
+        ["QA paragraph without qas", "q.json={\"data\":[{\"paragraphs\":[{\"context\":\"x\"}]}]}", "train --task question-answering --train {dir}/q.json", "q.json: data[0].paragraphs[0]: not SQuAD JSON: expected \"qas\" to be an array"],
+        ["QA table answer not at index", "q.tsv=" + QaHeader + "The bridge opened in 1901.\tWhen?\t1901\t21\nIt rained.\tWhat?\train\t0\n", "train --task question-answering --train {dir}/q.tsv", "q.tsv:3: answer 'rain' is not at 0: the context there reads 'It r'"],
+        ["QA table empty question", "q.tsv=" + QaHeader + "The bridge opened in 1901.\t \t1901\t21\n", "train --task question-answering --train {dir}/q.tsv", "q.tsv:2: column 'Question' is empty"],
+        ["QA evaluate bad validation file", "q.json=" + Squad("The bridge opened in 1901.", "When?", "1901", 21) + "|v.json=" + Squad("It rained.", "What?", "snow", 3, "v9"), "train --task question-answering --train {dir}/q.json --valid {dir}/v.json", "v.json: question v9: answer 'snow' is not at 3: the context there reads 'rain'"],
         ["serve a trained .zip", "m.zip=x", "serve --model {dir}/m.zip", "m.zip: serve runs exported ONNX models, not a trained .zip; export it first: mlnetbert export --model "],
         ["serve a run folder without model.onnx", "r/model.zip=x", "serve --model {dir}/r", "r: run folder without model.onnx; export it first: mlnetbert export --model "],
         ["serve a folder without a model", "r/notes.txt=x", "serve --model {dir}/r", "r: a folder without model.onnx; pass an exported .onnx file or a run folder"],

@@ -25,12 +25,15 @@ internal static class EvaluateCommand
             matrix for classification; Pearson and Spearman correlation for similarity; entity precision, recall and F1
             (conlleval), per type, and token accuracy for token classification (CoNLL files, or word/tag TSV/CSV); for
             sentence-embedding models, Pearson and Spearman of the cosine of both texts' vectors against the score
-            (with --label-column), or recall@1 and MRR@10 with every second text as the corpus (without it).
+            (with --label-column), or recall@1 and MRR@10 with every second text as the corpus (without it); SQuAD
+            v1.1 exact match and F1 (fractions 0-1, best over each question's gold answers) for question answering
+            (SQuAD .json, or a TSV/CSV with Context, Question, TrainingAnswer, AnswerIndex columns).
 
             Examples:
               mlnetbert evaluate --model models/runs/my-run/model.zip --data sst2/dev.tsv
               mlnetbert evaluate --model model.onnx --data stsb/dev.tsv --text-column sentence1 --text2-column sentence2 --label-column score --json
               mlnetbert evaluate --model models/runs/ner/model.onnx --data conll2003/eng.testb --json
+              mlnetbert evaluate --model models/runs/qa/model.onnx --data squad/dev-v1.1.part2.json --json
             """)
         {
             model, dataFile, json, task,
@@ -43,9 +46,10 @@ internal static class EvaluateCommand
             if (parse.GetValue(task) is { } expected && expected != file.Task.Name)
                 throw new BadInputException($"{parse.GetValue(model)}: the model's task is {file.Task.Name}, not {expected}");
             var read = data.Read(parse, parse.GetValue(dataFile)!, file.Training.EvaluationLabels(parse.GetValue(data.LabelColumn)));
-            if (file.Task.ReadsPair && read.Text2Column is null)
+            if (file.Task.ReadsPair && !file.Training.ReadsAnswerSpan && read.Text2Column is null)
                 throw new BadInputException($"the model is {file.Task}: pass --text2-column for the second text");
-            var table = file.Task.TokenLevel ? Data.TokenClassification.TaggedFiles.ReadTable(read, tagged.Read(parse)) : TabularReader.Read(read);
+            var table = file.Training.ReadsAnswerSpan ? Data.QuestionAnswering.QuestionAnswerFiles.ReadTable(read.Path)
+                : file.Task.TokenLevel ? Data.TokenClassification.TaggedFiles.ReadTable(read, tagged.Read(parse)) : TabularReader.Read(read);
             // The task predicts and scores: a bi-encoder embeds each text of a pair on its own.
             var (final, text) = file.Training.Evaluate(file.Predictor, table.Rows, table.Path);
             if (parse.GetValue(json))

@@ -17,6 +17,8 @@ internal static class PredictCommand
         var model = new Option<string>("--model") { Description = "Model file: model.zip (train) or model.onnx (export), or a run folder.", Required = true };
         var text = new Option<string?>("--text") { Description = "The text to classify (or the first text of a pair)." };
         var text2 = new Option<string?>("--text2") { Description = "The second text, for pair and similarity models." };
+        var question = new Option<string?>("--question") { Description = "question-answering: the question (same as --text)." };
+        var context = new Option<string?>("--context") { Description = "question-answering: the context the answer is cut from (same as --text2)." };
         var input = new Option<string?>("--input") { Description = "A file of texts (TSV or CSV); a label column is not needed." };
         var output = new Option<string?>("--output") { Description = "Where to write the predictions (TSV), with --input." };
         var json = new Option<bool>("--json") { Description = "Print JSON instead of text." };
@@ -28,14 +30,15 @@ internal static class PredictCommand
             Examples:
               mlnetbert predict --model models/runs/my-run/model.onnx --text "A warm, funny and clever film."
               mlnetbert predict --model model.zip --input reviews.tsv --output predictions.tsv
+              mlnetbert predict --model models/runs/qa/model.onnx --question "Who built it?" --context "The bridge was built by Ada Lee in 1901."
             """)
         {
-            model, text, text2, input, output, json,
+            model, text, text2, question, context, input, output, json,
         };
         data.AddTo(command);
         command.SetAction(parse =>
         {
-            string? one = parse.GetValue(text), inputFile = parse.GetValue(input), outputFile = parse.GetValue(output);
+            string? one = parse.GetValue(text) ?? parse.GetValue(question), inputFile = parse.GetValue(input), outputFile = parse.GetValue(output);
             if ((one is null) == (inputFile is null))
                 throw new BadInputException("pass either --text (with --text2 for pairs) or --input FILE --output FILE");
             if (inputFile is not null && outputFile is null)
@@ -44,15 +47,17 @@ internal static class PredictCommand
             var card = file.Card;
             if (one is not null)
             {
-                string? two = parse.GetValue(text2);
+                string? two = parse.GetValue(text2) ?? parse.GetValue(context);
                 if (file.Task.ReadsPair && two is null)
-                    throw new BadInputException($"the model is {file.Task}: pass --text2 as well");
+                    throw new BadInputException(file.Training.ReadsAnswerSpan ? $"the model is {file.Task}: pass --question and --context" : $"the model is {file.Task}: pass --text2 as well");
                 var prediction = file.Predict([one], two is null ? null : [two])[0];
                 Console.WriteLine(parse.GetValue(json) ? JsonSerializer.Serialize(file.Task.ToOutput(prediction, card), InferenceTask.OutputJson) : file.Task.Describe(prediction, card));
                 return ExitCodes.Success;
             }
 
-            var table = TabularReader.Read(data.Read(parse, inputFile!, LabelKind.None));
+            // Question answering reads SQuAD .json or a Context/Question table (answers optional).
+            var table = file.Training.ReadsAnswerSpan ? Data.QuestionAnswering.QuestionAnswerFiles.ReadTable(inputFile!)
+                : TabularReader.Read(data.Read(parse, inputFile!, LabelKind.None));
             var texts = table.Rows.Select(r => r.Text).ToList();
             var texts2 = file.Task.ReadsPair ? table.Rows.Select(r => r.Text2 ?? "").ToList() : null;
             var predictions = file.Predict(texts, texts2);

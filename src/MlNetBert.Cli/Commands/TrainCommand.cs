@@ -43,17 +43,19 @@ internal static class TrainCommand
     /// <summary>The options of <c>train</c>, and how they become a <see cref="BertRunRequest"/>.</summary>
     private sealed class TrainArguments
     {
-        private readonly Option<string> _train = new("--train") { Description = "Training data (TSV or CSV; for token-classification also CoNLL: one word a line, any extension but .tsv/.csv)." };
+        private readonly Option<string> _train = new("--train") { Description = "Training data (TSV or CSV; for token-classification also CoNLL: one word a line, any extension but .tsv/.csv; for question-answering SQuAD v1.1 .json or a TSV/CSV with Context, Question, TrainingAnswer, AnswerIndex columns)." };
         private readonly Option<string?> _valid = new("--valid") { Description = "Validation data; default: a stratified, seeded split of --train (see --valid-split)." };
         private readonly Option<double> _validSplit = new("--valid-split") { Description = "Fraction of --train held out for validation when no --valid is given (0 for none).", DefaultValueFactory = _ => 0.1 };
-        private readonly Option<string?> _task = new("--task") { Description = "text-classification | pair-classification | sentence-similarity | token-classification | sentence-embedding. Default: pair-classification when --text2-column is given, else text-classification." };
+        private readonly Option<string?> _task = new("--task") { Description = "text-classification | pair-classification | sentence-similarity | token-classification | sentence-embedding | question-answering. Default: pair-classification when --text2-column is given, else text-classification." };
         private readonly Option<string?> _loss = new("--loss") { Description = "sentence-embedding only: cosine-similarity (default; pairs with a score) | multiple-negatives-ranking ((anchor, positive) pairs, other positives of the batch as negatives; no label column)." };
         private readonly Option<bool> _labelAllSubTokens = new("--label-all-subtokens") { Description = "token-classification only: label every sub-token of a word (B-X becomes I-X after the first), not only the first." };
         private readonly Option<string> _model = new("--model") { Description = "Checkpoint: minilm-l6 (default), arctic-xs, a HuggingFace BERT folder, or nasbert (ML.NET's own TextClassification / SentenceSimilarity; needs NasBert2000000.tsm in $TMPDIR/mlnet).", DefaultValueFactory = _ => CheckpointStore.DefaultName };
         private readonly Option<int> _epochs = new("--epochs") { Description = "Passes over the training data.", DefaultValueFactory = _ => 3 };
         private readonly Option<int> _batchSize = new("--batch-size") { Description = "Examples per step.", DefaultValueFactory = _ => 32 };
         private readonly Option<double> _learningRate = new("--learning-rate") { Description = "Peak AdamW learning rate.", DefaultValueFactory = _ => 1e-4 };
-        private readonly Option<int> _maxLength = new("--max-length") { Description = "Maximum tokens per input (pairs together).", DefaultValueFactory = _ => 128 };
+        private readonly Option<int?> _maxLength = new("--max-length") { Description = "Maximum tokens per input (pairs together). Default: 128; 384 for question-answering." };
+        private readonly Option<int> _docStride = new("--doc-stride") { Description = "question-answering: context tokens that consecutive windows share.", DefaultValueFactory = _ => 128 };
+        private readonly Option<int> _maxAnswerLength = new("--max-answer-length") { Description = "question-answering: the longest answer, in sub-tokens.", DefaultValueFactory = _ => 30 };
         private readonly Option<int?> _maxRows = new("--max-rows") { Description = "Use a seeded random subsample of at most N training rows." };
         private readonly Option<int> _seed = new("--seed") { Description = "Seed for initialisation, dropout, batching and subsampling.", DefaultValueFactory = _ => 42 };
         private readonly Option<string> _freeze = new("--freeze") { Description = "none | embeddings | bottom:K | encoder (head only).", DefaultValueFactory = _ => "none" };
@@ -91,9 +93,10 @@ internal static class TrainCommand
                   mlnetbert train --task token-classification --train conll2003/eng.train --valid conll2003/eng.testa --max-length 128
                   mlnetbert train --task sentence-embedding --train stsb/train.tsv --valid stsb/dev.tsv --text-column sentence1 --text2-column sentence2 --label-column score --learning-rate 2e-5
                   mlnetbert train --train sst2/train.tsv --valid sst2/dev.tsv --teacher models/ensemble --distill-alpha 0.5 --distill-temperature 2
+                  mlnetbert train --task question-answering --train squad/dev-v1.1.part1.json --valid squad/dev-v1.1.part2.json --epochs 2
                 """)
             {
-                _train, _valid, _validSplit, _task, _loss, _labelAllSubTokens, _model, _epochs, _batchSize, _learningRate, _maxLength, _maxRows, _seed, _freeze, _pooling,
+                _train, _valid, _validSplit, _task, _loss, _labelAllSubTokens, _model, _epochs, _batchSize, _learningRate, _maxLength, _docStride, _maxAnswerLength, _maxRows, _seed, _freeze, _pooling,
                 _warmup, _weightDecay, _lld, _reinit, _average, _patience, _threads, _output, _checkpointEvery, _noExport, _teacher, _distillAlpha,
                 _distillTemperature, _unlabeled, Resume,
             };
@@ -110,13 +113,18 @@ internal static class TrainCommand
 
         public BertRunRequest Request(ParseResult parse)
         {
+            var task = parse.GetValue(_labelAllSubTokens)
+                ? ParseTask(parse.GetValue(_task), parse.GetValue(_data.Text2Column), TokenClassificationTraining.AllSubTokensVariant, "--label-all-subtokens")
+                : ParseTask(parse.GetValue(_task), parse.GetValue(_data.Text2Column), parse.GetValue(_loss));
             var options = new BertTrainingOptions
             {
                 Checkpoint = parse.GetValue(_model)!,
                 Epochs = parse.GetValue(_epochs),
                 BatchSize = parse.GetValue(_batchSize),
                 LearningRate = parse.GetValue(_learningRate),
-                MaxSequenceLength = parse.GetValue(_maxLength),
+                MaxSequenceLength = parse.GetValue(_maxLength) ?? (task.ReadsAnswerSpan ? 384 : 128),
+                DocStride = parse.GetValue(_docStride),
+                MaxAnswerLength = parse.GetValue(_maxAnswerLength),
                 Seed = parse.GetValue(_seed),
                 Freeze = FreezeSpec.Parse(parse.GetValue(_freeze)!),
                 Pooling = parse.GetValue(_pooling) switch
@@ -143,9 +151,7 @@ internal static class TrainCommand
                 Valid = valid is null ? null : _data.Read(parse, valid, Data.LabelKind.Categorical),
                 Unlabeled = unlabeled is null ? null : _data.Read(parse, unlabeled, Data.LabelKind.None),
                 ValidSplit = parse.GetValue(_validSplit),
-                Task = parse.GetValue(_labelAllSubTokens)
-                    ? ParseTask(parse.GetValue(_task), parse.GetValue(_data.Text2Column), TokenClassificationTraining.AllSubTokensVariant, "--label-all-subtokens")
-                    : ParseTask(parse.GetValue(_task), parse.GetValue(_data.Text2Column), parse.GetValue(_loss)),
+                Task = task,
                 Tagged = _tagged.Read(parse),
                 Out = parse.GetValue(_output),
                 CheckpointEvery = parse.GetValue(_checkpointEvery),

@@ -178,6 +178,22 @@ public sealed class BertOnnxModel : IBertPredictor
     }
 
     /// <summary>
+    /// Question answering: the best <paramref name="topK"/> answers to <paramref name="question"/> in
+    /// <paramref name="context"/>, most likely first, each cut from <paramref name="context"/> by character offsets
+    /// (<c>context[Start..End]</c>) with its probability among the candidate spans; empty when no span qualifies.
+    /// </summary>
+    /// <exception cref="BadInputException">The model is not a question-answering model, or the question or context is empty.</exception>
+    public IReadOnlyList<Answer> Answer(string question, string context, int topK = 1, int batchSize = 32)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        ArgumentNullException.ThrowIfNull(question);
+        ArgumentNullException.ThrowIfNull(context);
+        if (TaskDefinition is not QuestionAnsweringTask qa)
+            throw new BadInputException($"{Path}: a '{Task}' model does not answer questions (expected a '{QuestionAnsweringTask.TaskName}' model)");
+        return qa.Answer(question, context, topK, (BertTextEncoder)_encoder, Card, inputs => RunTokenLevel(inputs, batchSize));
+    }
+
+    /// <summary>
     /// The vectors of <paramref name="texts"/>, in input order, from a <c>sentence-embedding</c> model (batched and
     /// length-sorted as <see cref="PredictBatch"/>). Throws <see cref="BadInputException"/> naming the file when the
     /// model is of another task, so a classifier is never mistaken for an encoder.
@@ -223,6 +239,19 @@ public sealed class BertOnnxModel : IBertPredictor
             predictions[r] = TaskDefinition.Decode(rowOutputs, Card);
         }
         return predictions;
+    }
+
+    /// <summary>
+    /// Token-level tasks: runs encoded inputs (length-sorted batches) and returns, per input, each graph output's values
+    /// at its real tokens ([tokens, width] row-major, padding cut off), in input order. Export checks compare these.
+    /// </summary>
+    public IReadOnlyList<IReadOnlyList<float[]>> RunTokenOutputs(IReadOnlyList<EncodedText> inputs, int batchSize = 32)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        ArgumentNullException.ThrowIfNull(inputs);
+        if (!TaskDefinition.TokenLevel)
+            throw new InvalidOperationException($"{Path}: task '{Task}' has no per-token outputs");
+        return RunTokenLevel(inputs, batchSize);
     }
 
     // Per input, each output's values at its real tokens ([tokens, width] row-major): padding positions are cut off.

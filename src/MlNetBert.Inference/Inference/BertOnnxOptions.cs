@@ -50,7 +50,7 @@ public sealed record BertOnnxOptions
 /// <summary>
 /// One prediction. Classification fills <see cref="Label"/>, <see cref="Probabilities"/> and <see cref="Logits"/>
 /// (one entry per label, in the model's label order); similarity fills <see cref="Score"/> only; token classification
-/// fills <see cref="Words"/> and <see cref="Entities"/> only; sentence embedding fills <see cref="Embedding"/> only.
+/// fills <see cref="Words"/> and <see cref="Entities"/> only; question answering fills <see cref="Answers"/> only; sentence embedding fills <see cref="Embedding"/> only.
 /// </summary>
 public sealed record Prediction(string? Label, float[]? Probabilities, float[]? Logits, float? Score)
 {
@@ -59,6 +59,9 @@ public sealed record Prediction(string? Label, float[]? Probabilities, float[]? 
 
     /// <summary>Token classification: the entities the tags make, in order; null for other tasks.</summary>
     public IReadOnlyList<Entity>? Entities { get; init; }
+
+    /// <summary>Question answering: the best answer spans of the context, most likely first; null for other tasks.</summary>
+    public IReadOnlyList<Answer>? Answers { get; init; }
 
     /// <summary>Sentence embedding: the text's vector (L2-normalised when the card says so); null for other tasks.</summary>
     public float[]? Embedding { get; init; }

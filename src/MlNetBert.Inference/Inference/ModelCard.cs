@@ -64,6 +64,15 @@ public sealed record ModelCard
     /// </summary>
     public bool Normalize { get; init; }
 
+    /// <summary>Question answering: context sub-tokens that consecutive windows share (0: absent, other tasks).</summary>
+    public int DocStride { get; init; }
+
+    /// <summary>Question answering: the longest answer in sub-tokens (0: absent, other tasks).</summary>
+    public int MaxAnswerLength { get; init; }
+
+    /// <summary>Question answering: answers returned per question, best first (0: absent, other tasks).</summary>
+    public int AnswerCount { get; init; }
+
     /// <summary>Training metrics, each under <c>mlnetbert.metric.&lt;name&gt;</c>.</summary>
     public IReadOnlyDictionary<string, double> Metrics { get; init; } = new Dictionary<string, double>();
 
@@ -130,6 +139,13 @@ public sealed record ModelCard
         }
         if (EnsembleMembers > 0)
             map[ModelFileFormat.EnsembleMembersKey] = EnsembleMembers.ToString(invariant);
+        // Only question-answering models carry these.
+        if (DocStride > 0)
+            map[ModelFileFormat.DocStrideKey] = DocStride.ToString(invariant);
+        if (MaxAnswerLength > 0)
+            map[ModelFileFormat.MaxAnswerLengthKey] = MaxAnswerLength.ToString(invariant);
+        if (AnswerCount > 0)
+            map[ModelFileFormat.AnswerCountKey] = AnswerCount.ToString(invariant);
         foreach (var (name, value) in Metrics)
             map[ModelFileFormat.MetricPrefix + name] = value.ToString("R", invariant);
         return map;
@@ -175,6 +191,9 @@ public sealed record ModelCard
             Text2Column = map.GetValueOrDefault(ModelFileFormat.Text2ColumnKey),
             EmbeddingDimension = ReadEmbeddingDimension(map, source),
             Normalize = ReadBool(map, ModelFileFormat.NormalizeKey, false, source),
+            DocStride = ReadCount(map, ModelFileFormat.DocStrideKey, source),
+            MaxAnswerLength = ReadCount(map, ModelFileFormat.MaxAnswerLengthKey, source),
+            AnswerCount = ReadCount(map, ModelFileFormat.AnswerCountKey, source),
             Metrics = metrics,
             ProjectVersion = map.GetValueOrDefault(ModelFileFormat.ProjectVersionKey) ?? "",
             Variant = map.GetValueOrDefault(ModelFileFormat.VariantKey) ?? "fp32",
@@ -240,6 +259,16 @@ public sealed record ModelCard
             return 0;
         if (!int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out int value) || value < 2)
             throw new BadInputException($"{source}: '{ModelFileFormat.EnsembleMembersKey}' is '{text}' (expected a whole number of at least 2)");
+        return value;
+    }
+
+    // An optional positive whole number; 0 when absent.
+    private static int ReadCount(IReadOnlyDictionary<string, string> map, string key, string source)
+    {
+        if (!map.TryGetValue(key, out var text))
+            return 0;
+        if (!int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out int value) || value < 1)
+            throw new BadInputException($"{source}: '{key}' is '{text}' (expected a whole number of at least 1)");
         return value;
     }
 

@@ -31,6 +31,15 @@ public static class ModelFileFormat
     public const string NormalizeKey = "mlnetbert.normalize";
 
     /// <summary>Training metrics: <c>mlnetbert.metric.&lt;name&gt;</c> (for example <c>mlnetbert.metric.valid_accuracy</c>).</summary>
+    /// <summary>Question answering only: context tokens that consecutive windows share.</summary>
+    public const string DocStrideKey = "mlnetbert.doc_stride";
+
+    /// <summary>Question answering only: the longest answer, in sub-tokens.</summary>
+    public const string MaxAnswerLengthKey = "mlnetbert.max_answer_length";
+
+    /// <summary>Question answering only: answers returned per question, best first.</summary>
+    public const string AnswerCountKey = "mlnetbert.answer_count";
+
     public const string MetricPrefix = "mlnetbert.metric.";
     public const string FormatVersionKey = "mlnetbert.format_version";
     public const string ProjectVersionKey = "mlnetbert.project_version";
@@ -78,6 +87,12 @@ public static class ModelFileFormat
 
     /// <summary>Classification output: softmax of <see cref="Logits"/>, [batch, labels] float32.</summary>
     public const string Probabilities = "probabilities";
+
+    /// <summary>Question answering: the answer-start logit of every position, [batch, sequence].</summary>
+    public const string StartLogits = "start_logits";
+
+    /// <summary>Question answering: the answer-end logit of every position, [batch, sequence].</summary>
+    public const string EndLogits = "end_logits";
 
     /// <summary>Similarity output: <c>logits[:, 0] * score_scale + score_offset</c>, [batch] float32.</summary>
     public const string Score = "score";

@@ -22,6 +22,15 @@ public abstract class InferenceTask
     /// <summary>Whether each row has a second text (<c>[CLS] a [SEP] b [SEP]</c>).</summary>
     public abstract bool ReadsPair { get; }
 
+    /// <summary>The JSON field of a served input's first text (default <c>text</c>).</summary>
+    public virtual string TextField => "text";
+
+    /// <summary>The JSON field of a served input's second text, for pair tasks (default <c>text2</c>).</summary>
+    public virtual string Text2Field => "text2";
+
+    /// <summary>Whether an empty text is refused (a question or a context with nothing to read); default false.</summary>
+    public virtual bool RequiresText => false;
+
     /// <summary>Whether predictions carry a label (and so the card needs labels).</summary>
     public abstract bool HasLabels { get; }
 

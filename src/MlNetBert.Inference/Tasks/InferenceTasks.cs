@@ -10,6 +10,7 @@ public static class InferenceTasks
         ClassificationTask.Pair,
         SentenceSimilarityTask.Instance,
         TokenClassificationTask.Instance,
+        QuestionAnsweringTask.Instance,
         SentenceEmbeddingTask.Instance,
     ];
 

@@ -34,14 +34,14 @@ public sealed record TokenClassificationOutput(IReadOnlyList<Entity> Entities) :
 /// <param name="Score">The mean probability of the entity's word tags, 0 to 1.</param>
 public sealed record Entity(string Type, string Text, int Start, int End, float Score);
 
-/// <summary>Extractive question answering (the shape the task will answer with): the best answers, most likely first.</summary>
+/// <summary>Extractive question answering: the best answers, most likely first.</summary>
 public sealed record QuestionAnsweringOutput(IReadOnlyList<Answer> Answers) : PredictionOutput;
 
 /// <summary>One answer span of the context, in UTF-16 characters, with the model's score.</summary>
 /// <param name="Text">The answer as it appears in the context.</param>
 /// <param name="Start">Offset of its first character in the context.</param>
 /// <param name="End">Offset just past its last character.</param>
-/// <param name="Score">The model's confidence, 0 to 1.</param>
+/// <param name="Score">The span's probability among the candidate spans kept (softmax of start + end logits), 0 to 1.</param>
 public sealed record Answer(string Text, int Start, int End, float Score);
 
 /// <summary>Sentence embedding: the text's vector.</summary>

@@ -27,7 +27,7 @@ internal sealed class PredictEndpoint(ServerOptions options)
         try
         {
             using var document = JsonDocument.Parse(body);
-            request = PredictRequest.Read(document.RootElement, target.Served.IsPair, options);
+            request = PredictRequest.Read(document.RootElement, target.Served.Model.TaskDefinition, options);
         }
         catch (JsonException ex)
         {

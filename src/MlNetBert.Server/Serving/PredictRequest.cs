@@ -4,7 +4,8 @@ namespace MlNetBert.Serving;
 
 /// <summary>
 /// The inputs of one <c>POST /v1/predict</c> body, checked against the model and the server's limits:
-/// <c>{"inputs": ["text", ...]}</c> or <c>{"inputs": [{"text": "...", "text2": "..."}, ...]}</c>.
+/// <c>{"inputs": ["text", ...]}</c> or <c>{"inputs": [{"text": "...", "text2": "..."}, ...]}</c>; a task may name the
+/// fields otherwise (question answering: <c>{"question": "...", "context": "..."}</c>).
 /// </summary>
 internal sealed class PredictRequest
 {
@@ -26,8 +27,10 @@ internal sealed class PredictRequest
     public int Count => Texts.Length;
 
     /// <summary>Reads a parsed body; throws <see cref="ApiException"/> naming the JSON path of the first problem.</summary>
-    public static PredictRequest Read(JsonElement root, bool pairModel, ServerOptions limits)
+    public static PredictRequest Read(JsonElement root, MlNetBert.Inference.InferenceTask task, ServerOptions limits)
     {
+        bool pairModel = task.ReadsPair;
+        string textField = task.TextField, text2Field = task.Text2Field;
         if (root.ValueKind != JsonValueKind.Object)
             throw new ApiException(ErrorCodes.InvalidType, $"the body must be a JSON object with an 'inputs' array, not {Describe(root.ValueKind)}");
         if (!root.TryGetProperty("inputs", out var inputs))
@@ -55,25 +58,29 @@ internal sealed class PredictRequest
             }
             else if (item.ValueKind == JsonValueKind.Object)
             {
-                if (!item.TryGetProperty("text", out var t))
-                    throw new ApiException(ErrorCodes.MissingText, $"{path} has no 'text' field");
-                text = ReadString(t, $"{path}.text");
-                if (item.TryGetProperty("text2", out var t2) && t2.ValueKind != JsonValueKind.Null)
-                    text2 = ReadString(t2, $"{path}.text2");
+                if (!item.TryGetProperty(textField, out var t))
+                    throw new ApiException(ErrorCodes.MissingText, $"{path} has no '{textField}' field");
+                text = ReadString(t, $"{path}.{textField}");
+                if (item.TryGetProperty(text2Field, out var t2) && t2.ValueKind != JsonValueKind.Null)
+                    text2 = ReadString(t2, $"{path}.{text2Field}");
             }
             else
             {
-                throw new ApiException(ErrorCodes.InvalidType, $"{path} must be a string or an object with 'text' (and 'text2' for pair models), not {Describe(item.ValueKind)}");
+                throw new ApiException(ErrorCodes.InvalidType, $"{path} must be a string or an object with '{textField}' (and '{text2Field}' for pair models), not {Describe(item.ValueKind)}");
             }
 
             if (pairModel && text2 is null)
-                throw new ApiException(ErrorCodes.PairRequired, $"{path}: this model reads sentence pairs; send {{\"text\": \"...\", \"text2\": \"...\"}}");
+                throw new ApiException(ErrorCodes.PairRequired, $"{path}: this model reads pairs; send {{\"{textField}\": \"...\", \"{text2Field}\": \"...\"}}");
             if (!pairModel && text2 is not null)
                 throw new ApiException(ErrorCodes.UnexpectedText2, $"{path}.text2: this model reads one text per input; leave out 'text2'");
+            if (task.RequiresText && string.IsNullOrWhiteSpace(text))
+                throw new ApiException(ErrorCodes.MissingText, $"{path}.{textField} is empty");
+            if (task.RequiresText && pairModel && string.IsNullOrWhiteSpace(text2))
+                throw new ApiException(ErrorCodes.MissingText, $"{path}.{text2Field} is empty");
 
-            texts[i] = Limit(text, $"{path}{(item.ValueKind == JsonValueKind.Object ? ".text" : "")}", limits, ref truncated[i]);
+            texts[i] = Limit(text, $"{path}{(item.ValueKind == JsonValueKind.Object ? "." + textField : "")}", limits, ref truncated[i]);
             if (texts2 is not null)
-                texts2[i] = Limit(text2!, $"{path}.text2", limits, ref truncated[i]);
+                texts2[i] = Limit(text2!, $"{path}.{text2Field}", limits, ref truncated[i]);
             i++;
         }
         return new PredictRequest(texts, texts2, truncated);

@@ -6,7 +6,11 @@ namespace MlNetBert.Data;
 /// <param name="Label">The label as written, trimmed; never empty. For numeric labels, the number's text.</param>
 /// <param name="Score">The parsed label for <see cref="LabelKind.Numeric"/>; null for categorical labels.</param>
 /// <param name="Line">The 1-based line of the file where the row starts.</param>
-public sealed record TabularRow(string Text, string? Text2, string? Label, float? Score, int Line);
+public sealed record TabularRow(string Text, string? Text2, string? Label, float? Score, int Line)
+{
+    /// <summary>Question answering: every gold answer (text and offset into <see cref="Text2"/>, the context); null for other tasks.</summary>
+    public IReadOnlyList<QuestionAnswering.GoldAnswer>? Answers { get; init; }
+}
 
 /// <summary>A column that was resolved from a name or an index.</summary>
 /// <param name="Index">The 0-based field index.</param>

@@ -41,14 +41,15 @@ public static class TrainedModelExport
         var check = model.Task.ParityRule(options, tolerance, card);
         int outputIndex = model.TaskDefinition.OutputNames.ToList().IndexOf(check.Output);
         bool pair = model.TaskDefinition.ReadsPair;
-        var source = checkRows is { Count: > 0 } ? checkRows : BuiltInCheckRows;
+        var source = checkRows is { Count: > 0 } ? checkRows : model.Task.BuiltInCheckRows ?? BuiltInCheckRows;
         return OnnxParity.WriteVerified(outputPath, temp =>
         {
             OnnxExporter.Export(model.Config, model.ExportTensors(), card, model.VocabText, temp, options: options);
             // Tokenize with the file's own encoder, then run TorchSharp on exactly those ids.
             var rows = OnnxParity.EncodeWithFile(temp, source.Select(r => (r.Text, pair ? r.Text2 ?? "" : null)).ToList());
             var expected = Predictor.Logits(model.Network, rows).Select(l => model.Task.GraphOutputs(l, card)[outputIndex]).ToList();
-            return OnnxParity.Check(temp, rows, expected, check);
+            var report = OnnxParity.Check(temp, rows, expected, check);
+            return model.Task.VerifyExport(model, temp, source, options, tolerance, report);
         });
     }
 }

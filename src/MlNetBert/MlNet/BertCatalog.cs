@@ -66,6 +66,50 @@ public static class BertCatalog
     }
 
     /// <summary>
+    /// Extractive question answering (SQuAD v1.1) with Hugging Face's recipe: <c>[CLS] question [SEP] context [SEP]</c>
+    /// in windows of <see cref="BertTrainingOptions.MaxSequenceLength"/> tokens sharing <see cref="BertTrainingOptions.DocStride"/>,
+    /// answers searched over all windows (at most <see cref="BertTrainingOptions.MaxAnswerLength"/> sub-tokens). Column
+    /// defaults are ML.NET's <c>QuestionAnswer</c> names: inputs <c>Context</c>, <c>Question</c>, <c>TrainingAnswer</c>
+    /// (the answer's text) and <c>AnswerIndex</c> (Int32, its character offset into the context); outputs <c>Answer</c>
+    /// (the <paramref name="topK"/> best answers' texts) and <c>Score</c> (their probabilities over the candidate spans).
+    /// </summary>
+    /// <param name="catalog">ML.NET's multiclass trainers.</param>
+    /// <param name="contextColumnName">The context (Text).</param>
+    /// <param name="questionColumnName">The question (Text).</param>
+    /// <param name="trainingAnswerColumnName">The answer's text (Text), as it appears in the context.</param>
+    /// <param name="answerIndexColumnName">The answer's character offset into the context (Int32).</param>
+    /// <param name="predictedAnswerColumnName">Output: the best answers' texts (a vector of Text).</param>
+    /// <param name="scoreColumnName">Output: their probabilities (a vector of Single).</param>
+    /// <param name="topK">Answers per question, best first.</param>
+    /// <param name="options">Training settings; null for the defaults with a maximum length of 384. The column names and
+    /// <paramref name="topK"/> given here replace the options' own.</param>
+    /// <example>
+    /// <code>
+    /// var pipeline = ml.MulticlassClassification.Trainers.BertQuestionAnswer(options: new BertTrainingOptions { MaxSequenceLength = 384, Epochs = 2 });
+    /// var model = pipeline.Fit(trainView); // rows with Context, Question, TrainingAnswer, AnswerIndex
+    /// var scored = model.Transform(testView); // adds Answer (string[]) and Score (float[])
+    /// </code>
+    /// </example>
+    public static BertEstimator BertQuestionAnswer(this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog,
+        string contextColumnName = "Context", string questionColumnName = "Question", string trainingAnswerColumnName = "TrainingAnswer",
+        string answerIndexColumnName = "AnswerIndex", string predictedAnswerColumnName = "Answer", string scoreColumnName = "Score",
+        int topK = 3, BertTrainingOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        options = (options ?? new BertTrainingOptions { MaxSequenceLength = 384 }) with
+        {
+            TextColumnName = questionColumnName,
+            Text2ColumnName = contextColumnName,
+            LabelColumnName = trainingAnswerColumnName,
+            AnswerIndexColumnName = answerIndexColumnName,
+            PredictedLabelColumnName = predictedAnswerColumnName,
+            ScoreColumnName = scoreColumnName,
+            AnswerCount = topK,
+        };
+        return new BertEstimator(options, QuestionAnswerTraining.Instance);
+    }
+
+    /// <summary>
     /// Fine-tunes a sentence-embedding bi-encoder: each text of a pair goes through the encoder on its own, and the
     /// loss compares the two vectors. <see cref="EmbeddingLoss.CosineSimilarity"/> (default) reads a Single score in
     /// <see cref="BertTrainingOptions.LabelColumnName"/> (STS-B: 0 to 5); <see cref="EmbeddingLoss.MultipleNegativesRanking"/>

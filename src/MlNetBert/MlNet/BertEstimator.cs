@@ -44,6 +44,14 @@ public sealed class BertEstimator : IEstimator<BertTransformer>
                 throw new BadInputException($"label column '{_options.LabelColumnName}' not found in the input (columns: {string.Join(", ", inputSchema.Select(c => c.Name))})");
             Task.CheckLabelColumn(label);
         }
+        if (Task.ReadsAnswerSpan)
+        {
+            string name = _options.AnswerIndexColumnName;
+            if (!MlNetSchema.TryFind(inputSchema, name, out var index))
+                throw new BadInputException($"answer index column '{name}' (AnswerIndexColumnName) not found in the input (columns: {string.Join(", ", inputSchema.Select(c => c.Name))})");
+            if (index.Kind != SchemaShape.Column.VectorKind.Scalar || index.ItemType != NumberDataViewType.Int32)
+                throw new BadInputException($"answer index column '{name}' must be a scalar Int32 (the answer's character offset into the context), found {MlNetSchema.Describe(index)}");
+        }
         if (Task.EncodesPairSeparately && _options.Text2ColumnName is null)
             throw new BadInputException($"task '{Task.Name}' trains on pairs of texts: set Text2ColumnName");
         var builder = new DataViewSchema.Builder();
@@ -62,7 +70,7 @@ public sealed class BertEstimator : IEstimator<BertTransformer>
         var train = ReadRows(input, "training data");
         if (train.Count == 0)
             throw new BadInputException("the training data has no rows");
-        var card = Task.FitLabels(new ModelCard
+        var card = Task.FitLabels(Task.Configure(new ModelCard
         {
             Task = Task.Name,
             Pooling = _options.Pooling.ToName(),
@@ -72,7 +80,7 @@ public sealed class BertEstimator : IEstimator<BertTransformer>
             LowerCase = checkpoint.LowerCase,
             TextColumn = _options.TextColumnName,
             Text2Column = _options.Text2ColumnName,
-        }, keyNames, train.Select(r => r.Label).ToList(), _options.LabelColumnName);
+        }, _options), keyNames, train.Select(r => r.Label).ToList(), _options.LabelColumnName);
         card = Task.CompleteCard(card, checkpoint.Config);
 
         List<TrainingExample> Examples(List<DataRow> rows, string[] names, string what) => rows.SelectMany(r =>
@@ -143,14 +151,21 @@ public sealed class BertEstimator : IEstimator<BertTransformer>
             columns.Add(schema[_options.LabelColumnName]);
         if (_options.Text2ColumnName is { } t2)
             columns.Add(schema[t2]);
+        if (Task.ReadsAnswerSpan)
+            columns.Add(schema[_options.AnswerIndexColumnName]);
         var rows = new List<DataRow>();
         using var cursor = data.GetRowCursor(columns);
         var text = MlNetText.Getter(cursor, schema[_options.TextColumnName]);
         var text2 = _options.Text2ColumnName is { } name2 ? MlNetText.Getter(cursor, schema[name2]) : null;
         // Token-level tasks read one key per word (a key vector); the others one key or one score, unless they read no label.
-        ValueGetter<VBuffer<uint>>? keys = readsLabel && Task.TokenLevel ? cursor.GetGetter<VBuffer<uint>>(schema[_options.LabelColumnName]) : null;
+        ValueGetter<VBuffer<uint>>? keys = readsLabel && Task.TokenLevel && !Task.ReadsAnswerSpan ? cursor.GetGetter<VBuffer<uint>>(schema[_options.LabelColumnName]) : null;
         ValueGetter<uint>? key = readsLabel && Task.KeyLabel && !Task.TokenLevel ? cursor.GetGetter<uint>(schema[_options.LabelColumnName]) : null;
-        ValueGetter<float>? score = readsLabel && !Task.KeyLabel ? cursor.GetGetter<float>(schema[_options.LabelColumnName]) : null;
+        ValueGetter<float>? score = readsLabel && !Task.KeyLabel && !Task.ReadsAnswerSpan ? cursor.GetGetter<float>(schema[_options.LabelColumnName]) : null;
+        // Question answering reads the answer's text and its offset into the context.
+        var answerText = Task.ReadsAnswerSpan ? cursor.GetGetter<ReadOnlyMemory<char>>(schema[_options.LabelColumnName]) : null;
+        var answerIndex = Task.ReadsAnswerSpan ? cursor.GetGetter<int>(schema[_options.AnswerIndexColumnName]) : null;
+        ReadOnlyMemory<char> answer = default;
+        int index = 0;
         VBuffer<uint> ks = default;
         uint k = 0;
         float s = 0;
@@ -161,10 +176,16 @@ public sealed class BertEstimator : IEstimator<BertTransformer>
             key?.Invoke(ref k);
             keys?.Invoke(ref ks);
             score?.Invoke(ref s);
+            answerText?.Invoke(ref answer);
+            answerIndex?.Invoke(ref index);
             if (score is not null && !float.IsFinite(s))
                 throw new BadInputException($"{what}, row {cursor.Position + 1}: column '{_options.LabelColumnName}' value {s} is not a finite number");
             rows.Add(new DataRow(cursor.Position, a, text2 is null ? null : b,
-                new LabelValue(k, s) { Keys = keys is null ? null : ks.DenseValues().ToArray() }));
+                new LabelValue(k, s)
+                {
+                    Keys = keys is null ? null : ks.DenseValues().ToArray(),
+                    Answers = answerText is null ? null : [new Data.QuestionAnswering.GoldAnswer(answer.ToString(), index)],
+                }));
         }
         return rows;
     }

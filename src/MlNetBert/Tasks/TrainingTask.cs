@@ -49,6 +49,13 @@ public abstract class TrainingTask
     /// </summary>
     public virtual bool ReadsLabel => true;
 
+    /// <summary>
+    /// Whether the label is an answer span: the label column is the answer's text and
+    /// <see cref="BertTrainingOptions.AnswerIndexColumnName"/> its character offset into the second text
+    /// (<see cref="LabelValue.Answers"/>). Default false.
+    /// </summary>
+    public virtual bool ReadsAnswerSpan => false;
+
     /// <summary>Throws <see cref="BadInputException"/> when the ML.NET label column has the wrong type, saying how to fix it.</summary>
     public abstract void CheckLabelColumn(SchemaShape.Column label);
 
@@ -67,6 +74,12 @@ public abstract class TrainingTask
     /// model records its vector's length). By default the card is unchanged.
     /// </summary>
     public virtual ModelCard CompleteCard(ModelCard card, BertConfig config) => card;
+
+    /// <summary>
+    /// Completes the card from the training options, before <see cref="FitLabels"/> (question answering records its
+    /// windows' stride, the longest answer and how many answers it returns). By default the card is unchanged.
+    /// </summary>
+    public virtual ModelCard Configure(ModelCard card, BertTrainingOptions options) => card;
 
     /// <summary>The training target of one row, given the fitted card; throws naming <paramref name="where"/> when the label is unusable.</summary>
     public abstract TrainingTarget Target(LabelValue label, IReadOnlyList<string> keyNames, ModelCard card, string where, string labelColumn);
@@ -198,6 +211,21 @@ public abstract class TrainingTask
     /// <summary>Writes the nodes after the classifier layer (<paramref name="logits"/>) and declares the task's graph outputs.</summary>
     internal abstract void WriteOnnxHead(OnnxGraphBuilder graph, string logits, int outputs, ModelCard card, Func<string, string> constant);
 
+    /// <summary>
+    /// Check rows for <see cref="TrainedModelExport.Export"/> when none are given; null for the library's built-in
+    /// sentences (<see cref="TrainedModelExport.BuiltInCheckRows"/>).
+    /// </summary>
+    public virtual IReadOnlyList<(string Text, string? Text2)>? BuiltInCheckRows => null;
+
+    /// <summary>
+    /// A task's own check of a freshly written export, after <see cref="ParityRule"/> has passed (question answering
+    /// compares both logit outputs over every window and the best answer span of each check row). Throws
+    /// <see cref="InvalidOperationException"/> when the file must not be kept; returns the report to record.
+    /// By default the report is returned unchanged.
+    /// </summary>
+    public virtual ParityReport VerifyExport(BertTaskModel model, string onnxPath, IReadOnlyList<(string Text, string? Text2)> rows,
+        OnnxExportOptions options, double tolerance, ParityReport report) => report;
+
     /// <summary>What an export variant must reproduce (which output, how closely, how many labels kept).</summary>
     public abstract VariantCheck ParityRule(OnnxExportOptions options, double tolerance, ModelCard card);
 
@@ -240,6 +268,9 @@ public readonly record struct LabelValue(uint Key, float Score)
 {
     /// <summary>Token-level tasks: one key per word (1-based, 0 = missing).</summary>
     public uint[]? Keys { get; init; }
+
+    /// <summary>Question answering: the gold answers (text and offset into the context); the first is trained on.</summary>
+    public IReadOnlyList<Data.QuestionAnswering.GoldAnswer>? Answers { get; init; }
 }
 
 /// <summary>What one row is trained toward: a class index or a (scaled) target value.</summary>

@@ -12,6 +12,7 @@ public static class TrainingTasks
         ClassificationTraining.Pair,
         SentenceSimilarityTraining.Instance,
         TokenClassificationTraining.Instance,
+        QuestionAnswerTraining.Instance,
         SentenceEmbeddingTraining.CosineSimilarity,
     ];
 

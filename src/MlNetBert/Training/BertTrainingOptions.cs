@@ -26,6 +26,18 @@ public sealed record BertTrainingOptions
     /// <summary>Output column with the predicted key (classification). Default "PredictedLabel".</summary>
     public string PredictedLabelColumnName { get; init; } = "PredictedLabel";
 
+    /// <summary>Question answering: the column holding the answer's character offset into the context (int). Default: <c>AnswerIndex</c>.</summary>
+    public string AnswerIndexColumnName { get; init; } = "AnswerIndex";
+
+    /// <summary>Question answering: context sub-tokens that consecutive windows share. Default: 128.</summary>
+    public int DocStride { get; init; } = 128;
+
+    /// <summary>Question answering: the longest answer, in sub-tokens. Default: 30.</summary>
+    public int MaxAnswerLength { get; init; } = 30;
+
+    /// <summary>Question answering: answers returned per question, best first. Default: 3.</summary>
+    public int AnswerCount { get; init; } = 3;
+
     /// <summary>A built-in checkpoint name (minilm-l6, arctic-xs) or a HuggingFace BERT folder. Default minilm-l6.</summary>
     public string Checkpoint { get; init; } = CheckpointStore.DefaultName;
 
@@ -182,6 +194,9 @@ public sealed record BertTrainingOptions
         Check(DistillAlpha is >= 0 and <= 1, nameof(DistillAlpha), DistillAlpha, "0 (teacher only) to 1 (labels only)");
         Check(DistillTemperature is > 0 and <= 100, nameof(DistillTemperature), DistillTemperature, "a positive number (typical: 1 to 4)");
         Check(UnlabeledSet is null || Distils, nameof(UnlabeledSet), "set", "no unlabeled data without a teacher to label it");
+        Check(DocStride >= 0, nameof(DocStride), DocStride, "0 or more");
+        Check(MaxAnswerLength >= 1, nameof(MaxAnswerLength), MaxAnswerLength, "at least 1");
+        Check(AnswerCount >= 1, nameof(AnswerCount), AnswerCount, "at least 1");
     }
 }
 

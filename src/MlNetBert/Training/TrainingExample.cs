@@ -22,6 +22,9 @@ public readonly record struct TrainingExample(EncodedText Input, int Label, floa
 
     /// <summary>True for a row without a label (distillation's extra texts): only the teacher's term of the loss reads it.</summary>
     public bool Unlabelled { get; init; }
+
+    /// <summary>Question answering: the question this window belongs to (all windows of a question share it), for validation.</summary>
+    public Tasks.QuestionWindow? Question { get; init; }
 }
 
 /// <summary>Metrics of one epoch.</summary>
