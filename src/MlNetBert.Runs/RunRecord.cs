@@ -31,30 +31,8 @@ internal static class RunRecord
             ["argv"] = request.CommandLine is { } argv ? new JsonArray(argv.Select(a => (JsonNode)a).ToArray()) : null,
             ["cwd"] = Directory.GetCurrentDirectory(),
             ["task"] = request.Task.Name,
-            ["options"] = new JsonObject
-            {
-                ["checkpoint"] = o.Checkpoint,
-                ["epochs"] = o.Epochs,
-                ["batch_size"] = o.BatchSize,
-                ["learning_rate"] = o.LearningRate,
-                ["max_length"] = o.MaxSequenceLength,
-                ["seed"] = o.Seed,
-                ["freeze"] = o.Freeze.ToString(),
-                ["pooling"] = o.Pooling.ToString().ToLowerInvariant(),
-                ["warmup_ratio"] = o.WarmupRatio,
-                ["weight_decay"] = o.WeightDecay,
-                ["max_grad_norm"] = o.MaxGradNorm,
-                ["gradient_accumulation_steps"] = o.GradientAccumulationSteps,
-                ["layerwise_lr_decay"] = o.LayerwiseLearningRateDecay,
-                ["early_stopping_patience"] = o.EarlyStoppingPatience,
-                ["reinitialize_top_layers"] = o.ReinitializeTopLayers,
-                ["average_weights_over_last"] = o.AverageWeightsOverLast,
-                ["teachers"] = o.Teachers.Count == 0 ? null : new JsonArray(o.Teachers.Select(t => (JsonNode)Path.GetFullPath(t)).ToArray()),
-                ["distill_alpha"] = o.Teachers.Count == 0 ? null : o.DistillAlpha,
-                ["distill_temperature"] = o.Teachers.Count == 0 ? null : o.DistillTemperature,
-                ["max_rows"] = request.Train.MaxRows,
-                ["valid_split"] = request.Valid is null ? request.ValidSplit : null,
-            },
+            // The training options as the request saves them, and the row limits this run read with.
+            ["options"] = WithRowLimits(OptionsJson(o), request),
             ["checkpoint"] = checkpoint ?? new JsonObject { ["name"] = checkpointName },
             ["data"] = new JsonObject
             {
@@ -189,38 +167,48 @@ internal static class RunRecord
                 ["token_column"] = request.Tagged.TokenColumn,
                 ["tag_column"] = request.Tagged.TagColumn,
             },
-            ["options"] = new JsonObject
-            {
-                // A checkpoint folder given relative to the working directory is saved in full, like the data paths.
-                ["checkpoint"] = Directory.Exists(o.Checkpoint) ? Path.GetFullPath(o.Checkpoint) : o.Checkpoint,
-                ["epochs"] = o.Epochs,
-                ["batch_size"] = o.BatchSize,
-                ["learning_rate"] = o.LearningRate,
-                ["max_length"] = o.MaxSequenceLength,
-                ["seed"] = o.Seed,
-                ["freeze"] = o.Freeze.ToString(),
-                ["pooling"] = o.Pooling.ToString().ToLowerInvariant(),
-                ["warmup_ratio"] = o.WarmupRatio,
-                ["weight_decay"] = o.WeightDecay,
-                ["max_grad_norm"] = o.MaxGradNorm,
-                ["gradient_accumulation_steps"] = o.GradientAccumulationSteps,
-                ["layerwise_lr_decay"] = o.LayerwiseLearningRateDecay,
-                ["early_stopping_patience"] = o.EarlyStoppingPatience,
-                ["restore_best_weights"] = o.RestoreBestWeights,
-                ["reinitialize_top_layers"] = o.ReinitializeTopLayers,
-                ["average_weights_over_last"] = o.AverageWeightsOverLast,
-                ["doc_stride"] = o.DocStride,
-                ["max_answer_length"] = o.MaxAnswerLength,
-                ["length_grouped_batches"] = o.LengthGroupedBatches,
-                ["sparse_embedding_updates"] = o.SparseEmbeddingUpdates,
-                ["threads"] = o.Threads,
-                // Teachers are saved in full, like the data paths, so a resume finds them (and its cached outputs).
-                ["teachers"] = o.Teachers.Count == 0 ? null : new JsonArray(o.Teachers.Select(t => (JsonNode)Path.GetFullPath(t)).ToArray()),
-                ["distill_alpha"] = o.Teachers.Count == 0 ? null : o.DistillAlpha,
-                ["distill_temperature"] = o.Teachers.Count == 0 ? null : o.DistillTemperature,
-            },
+            ["options"] = OptionsJson(o),
             ["unlabeled"] = request.Unlabeled is null ? null : OptionsJson(request.Unlabeled),
         };
+    }
+
+    // The training options, as run.json's request saves them for --resume and shows them.
+    private static JsonObject OptionsJson(BertTrainingOptions o) => new()
+    {
+        // A checkpoint folder given relative to the working directory is saved in full, like the data paths.
+        ["checkpoint"] = Directory.Exists(o.Checkpoint) ? Path.GetFullPath(o.Checkpoint) : o.Checkpoint,
+        ["epochs"] = o.Epochs,
+        ["batch_size"] = o.BatchSize,
+        ["learning_rate"] = o.LearningRate,
+        ["max_length"] = o.MaxSequenceLength,
+        ["seed"] = o.Seed,
+        ["freeze"] = o.Freeze.ToString(),
+        ["pooling"] = o.Pooling.ToString().ToLowerInvariant(),
+        ["warmup_ratio"] = o.WarmupRatio,
+        ["weight_decay"] = o.WeightDecay,
+        ["max_grad_norm"] = o.MaxGradNorm,
+        ["gradient_accumulation_steps"] = o.GradientAccumulationSteps,
+        ["layerwise_lr_decay"] = o.LayerwiseLearningRateDecay,
+        ["early_stopping_patience"] = o.EarlyStoppingPatience,
+        ["restore_best_weights"] = o.RestoreBestWeights,
+        ["reinitialize_top_layers"] = o.ReinitializeTopLayers,
+        ["average_weights_over_last"] = o.AverageWeightsOverLast,
+        ["doc_stride"] = o.DocStride,
+        ["max_answer_length"] = o.MaxAnswerLength,
+        ["length_grouped_batches"] = o.LengthGroupedBatches,
+        ["sparse_embedding_updates"] = o.SparseEmbeddingUpdates,
+        ["threads"] = o.Threads,
+        // Teachers are saved in full, like the data paths, so a resume finds them (and its cached outputs).
+        ["teachers"] = o.Teachers.Count == 0 ? null : new JsonArray(o.Teachers.Select(t => (JsonNode)Path.GetFullPath(t)).ToArray()),
+        ["distill_alpha"] = o.Teachers.Count == 0 ? null : o.DistillAlpha,
+        ["distill_temperature"] = o.Teachers.Count == 0 ? null : o.DistillTemperature,
+    };
+
+    private static JsonObject WithRowLimits(JsonObject options, BertRunRequest request)
+    {
+        options["max_rows"] = request.Train.MaxRows;
+        options["valid_split"] = request.Valid is null ? request.ValidSplit : null;
+        return options;
     }
 
     // Paths are saved in full, so a resume from another working directory reads the same files.
