@@ -120,13 +120,18 @@ public static class BertRun
             trainView = keyTransformer.Transform(trainView);
             validView = keyTransformer.Transform(validView);
         }
+        var live = new RunLiveLog(run);
         var options = o with
         {
             TextColumnName = nameof(TextRow.Text),
             Text2ColumnName = request.Task.Inference.ReadsPair ? nameof(TextRow.Text2) : null,
             LabelColumnName = request.Task.KeyLabel ? nameof(TextRow.Label) : nameof(TextRow.Score),
             ValidationSet = data.Valid.Count > 0 ? validView : null,
-            Progress = progress is null ? null : new Forward<TrainingProgress>(p => progress.Report(new RunTrainingStep(p))),
+            Progress = new Forward<TrainingProgress>(p =>
+            {
+                live.Report(p);
+                progress?.Report(new RunTrainingStep(p));
+            }),
             CancellationToken = ct,
             Checkpoints = new CheckpointSettings(run.CheckpointFolder, request.CheckpointEvery),
         };
