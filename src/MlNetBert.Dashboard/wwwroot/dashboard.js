@@ -33,7 +33,7 @@ const enc = encodeURIComponent;
 const runLink = id => h('a', { href: '#/run/' + id }, id);
 function fmt(v, digits = 4) {
   if (v === null || v === undefined) return '';
-  if (typeof v === 'number') return Number.isInteger(v) ? String(v) : v.toFixed(digits);
+  if (typeof v === 'number') return Number.isInteger(v) ? String(v) : Math.abs(v) >= 0.01 ? v.toFixed(digits) : String(Number(v.toPrecision(4)));
   if (typeof v === 'object') return JSON.stringify(v);
   return String(v);
 }
@@ -77,7 +77,7 @@ function chart(el, title, series, data, opts = {}) {
   const u = new uPlot({
     title, width, height: 260,
     scales: { x: { time: false } },
-    axes: [{ label: opts.xLabel || 'step' }, { label: opts.yLabel || '' }],
+    axes: [{ label: opts.xLabel || 'step' }, { label: opts.yLabel || '' }, ...(opts.axes || [])],
     series: [{ label: opts.xLabel || 'step' }, ...series],
     cursor: { drag: { x: true, y: false } },
   }, data, el);
@@ -218,13 +218,13 @@ function drawCurves(log) {
   chart(lossEl, 'training loss', [
     { label: 'loss', stroke: palette[0] },
     { label: 'learning rate', stroke: palette[2], scale: 'lr' },
-  ], [log.steps.map(s => s.step), log.steps.map(s => s.loss), log.steps.map(s => s.learning_rate)]);
+  ], [log.steps.map(s => s.step), log.steps.map(s => s.loss), log.steps.map(s => s.learning_rate)],
+  { yLabel: 'loss', axes: [{ scale: 'lr', side: 1, label: 'learning rate', grid: { show: false }, size: 70 }] });
   const points = log.epochs.filter(e => e.validation !== null);
   if (points.length) {
     chart(document.getElementById('valid-chart'), 'validation ' + (log.metric || ''), [
       { label: log.metric || 'validation', stroke: palette[1], points: { show: true, size: 7 } },
-      { label: 'mean training loss', stroke: palette[0], scale: 'loss', points: { show: true } },
-    ], [points.map(e => e.epoch), points.map(e => e.validation), points.map(e => e.train_loss)], { xLabel: 'epoch' });
+    ], [points.map(e => e.epoch), points.map(e => e.validation)], { xLabel: 'epoch', yLabel: log.metric || '' });
   }
 }
 
