@@ -116,8 +116,8 @@ public static class DashboardApp
         app.MapGet("/assets/{name}", (string name) => Asset(name));
 
         app.MapGet("/api/runs", (RunCatalog catalog) => Results.Json(catalog.List(), Json));
-        app.MapGet("/api/run", (string? id, RunCatalog catalog) =>
-            catalog.Find(id) is { } run ? Results.Json(RunDetails.Read(catalog, run), Json) : NotFound(id));
+        app.MapGet("/api/run", (string? id, RunCatalog catalog, TryItModels models) =>
+            catalog.Find(id) is { } run ? Results.Json(RunDetails.Read(catalog, run, models), Json) : NotFound(id));
         app.MapGet("/api/run/log", (string? id, RunCatalog catalog) =>
             catalog.Find(id) is { } run ? Results.Json(RunDetails.Log(run), Json) : NotFound(id));
         app.MapGet("/api/run/file", (string? id, string? name, RunCatalog catalog) =>

@@ -23,9 +23,10 @@ public sealed record AnalysisView(string? Markdown, IReadOnlyList<string> Images
 /// <param name="Progress">progress.json.</param>
 /// <param name="Analysis">The analysis report, or null.</param>
 /// <param name="Files">The files in the folder.</param>
-/// <param name="TryIt">What the try-it box needs (null without model.onnx): whether the model reads two texts and their column names.</param>
+/// <param name="TryIt">What the try-it box needs (null without a loadable model.onnx): whether the model reads two texts and their column names.</param>
+/// <param name="ModelProblem">Why model.onnx could not be loaded, or null.</param>
 public sealed record RunPage(RunSummary Summary, string Path, RunFile Run, RunFile Metrics, RunFile Parity, RunFile Progress, AnalysisView? Analysis,
-    IReadOnlyList<string> Files, TryItInputs? TryIt);
+    IReadOnlyList<string> Files, TryItInputs? TryIt, string? ModelProblem);
 
 /// <summary>The try-it box's inputs, from the task (<see cref="InferenceTask.ReadsPair"/>) and the run's column names.</summary>
 /// <param name="Task">The task's name.</param>
@@ -54,20 +55,30 @@ internal static class RunDetails
 {
     private const string AnalysisFolder = "analysis";
 
-    public static RunPage Read(RunCatalog catalog, RunFolder run)
+    public static RunPage Read(RunCatalog catalog, RunFolder run, TryItModels models)
     {
         var summary = RunReader.Summary(run, catalog.IdOf(run.Path), SweepOf(catalog, run));
         var runJson = File(run.RunJson);
         var files = Directory.EnumerateFileSystemEntries(run.Path).Select(System.IO.Path.GetFileName).OfType<string>()
             .Where(n => !n.Contains(".tmp", StringComparison.Ordinal)).Order(StringComparer.Ordinal).ToList();
         TryItInputs? tryIt = null;
-        if (System.IO.File.Exists(run.ModelOnnx) && summary.Task is { } task && InferenceTasks.TryGet(task) is { } t)
+        string? modelProblem = null;
+        if (System.IO.File.Exists(run.ModelOnnx))
         {
-            // Column names as BertRun writes them into the card (Text, Text2); the model's own card says the same.
-            var labels = (((runJson.Json?["data"] as JsonObject)?["labels"]) as JsonArray)?.Select(l => RunReader.Text(l) ?? "").ToList() ?? [];
-            tryIt = new TryItInputs(task, t.ReadsPair, "Text", t.ReadsPair ? "Text2" : null, labels);
+            // The boxes are named by the model's own card: its task (one text or two) and its column names.
+            try
+            {
+                var card = models.With(run, m => m.Card);
+                bool pair = InferenceTasks.Get(card.Task, "model.onnx").ReadsPair;
+                tryIt = new TryItInputs(card.Task, pair, card.TextColumn, pair ? card.Text2Column ?? "Text2" : null, card.Labels);
+            }
+            catch (BadInputException e)
+            {
+                modelProblem = e.Message;
+            }
         }
-        return new RunPage(summary, run.Path, runJson, File(run.MetricsJson), File(run.ParityJson), File(run.ProgressJson), Analysis(run), files, tryIt);
+        return new RunPage(summary, run.Path, runJson, File(run.MetricsJson), File(run.ParityJson), File(run.ProgressJson), Analysis(run), files, tryIt,
+            modelProblem);
     }
 
     public static LogView Log(RunFolder run)

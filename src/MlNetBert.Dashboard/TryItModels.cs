@@ -38,7 +38,7 @@ internal sealed class TryItModels : IDisposable
             {
                 if (entry is not null)
                     Close(path, entry);
-                entry = new Entry(BertOnnxModel.Load(path, new BertOnnxOptions { IntraOpThreads = 1 }), written);
+                entry = new Entry(Load(path), written);
                 _models[path] = entry;
                 while (_models.Count > Capacity && _models.Where(kv => kv.Value.Users == 0 && kv.Key != path).MinBy(kv => kv.Value.LastUsed) is { Key: not null } old)
                     Close(old.Key, old.Value);
@@ -67,6 +67,19 @@ internal sealed class TryItModels : IDisposable
         var output = task.ToOutput(prediction, model.Card);
         return new TryItAnswer(task.Name, JsonSerializer.SerializeToElement<PredictionOutput>(output, InferenceTask.OutputJson), task.Describe(prediction, model.Card));
     });
+
+    private static BertOnnxModel Load(string path)
+    {
+        try
+        {
+            return BertOnnxModel.Load(path, new BertOnnxOptions { IntraOpThreads = 1 });
+        }
+        catch (Exception e) when (e is not BadInputException and not OutOfMemoryException)
+        {
+            // A cut-off or foreign file: ONNX Runtime's own exception, which the page shows as the run's problem.
+            throw new BadInputException($"model.onnx cannot be loaded ({e.Message.Split('\n')[0]})", e);
+        }
+    }
 
     private void Close(string path, Entry entry)
     {

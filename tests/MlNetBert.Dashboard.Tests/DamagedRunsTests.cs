@@ -134,6 +134,20 @@ public sealed class DamagedRunsTests
     }
 
     [TestMethod]
+    public async Task DamagedModelOnnx_IsThePagesModelProblem_AndTryItSays409()
+    {
+        Runs.Folder("bad-onnx", ("run.json", """{"status": "completed", "task": "text-classification"}"""), ("metrics.json", "{}"),
+            ("model.zip", "x"), ("model.onnx", "not an ONNX file"));
+
+        var page = await Runs.Json("/api/run?id=bad-onnx");
+        Assert.IsNull(page["try_it"]);
+        StringAssert.StartsWith(page["model_problem"]!.GetValue<string>(), "model.onnx cannot be loaded (");
+        var (status, body) = await Runs.Post("/api/run/predict?id=bad-onnx", new { text = "Fine." });
+        Assert.AreEqual(409, status);
+        StringAssert.StartsWith(body!["error"]!.GetValue<string>(), "model.onnx cannot be loaded (");
+    }
+
+    [TestMethod]
     public async Task RunFiles_ServeItsCurvesPicture()
     {
         using var response = await Runs.Http.GetAsync($"/api/run/file?id={DashboardRuns.Exported}&name=curves.png");

@@ -101,6 +101,26 @@ public sealed class DashboardApiTests
     }
 
     [TestMethod]
+    public async Task TryIt_PairModel_TakesTwoTexts_AndAnswersItsScore()
+    {
+        // The committed tiny sentence-similarity model (tests/MlNetBert.Tests/Fixtures/legacy-v1) in a run folder.
+        string dir = Runs.Folder("sts-pair", ("run.json", """{"status": "completed", "task": "sentence-similarity"}"""));
+        File.Copy(Path.Combine(AppContext.BaseDirectory, "Fixtures", "similarity.model.onnx"), Path.Combine(dir, RunFolder.ModelOnnxName), overwrite: true);
+        using var model = BertOnnxModel.Load(Path.Combine(dir, RunFolder.ModelOnnxName));
+
+        var page = await Runs.Json("/api/run?id=sts-pair");
+        Assert.IsTrue(page["try_it"]!["pair"]!.GetValue<bool>());
+        Assert.AreEqual(model.Card.TextColumn, page["try_it"]!["text"]!.GetValue<string>());
+        var (status, body) = await Runs.Post("/api/run/predict?id=sts-pair", new { text = "A man plays a guitar.", text2 = "Someone is playing music." });
+        Assert.AreEqual(200, status, body?.ToJsonString());
+        float expected = model.Predict("A man plays a guitar.", "Someone is playing music.").Score!.Value;
+        Assert.AreEqual(expected, body!["output"]!["score"]!.GetValue<float>(), 1e-6f);
+        (status, body) = await Runs.Post("/api/run/predict?id=sts-pair", new { text = "A man plays a guitar." });
+        Assert.AreEqual(409, status);
+        StringAssert.StartsWith(body!["error"]!.GetValue<string>(), "'text2' is required: this sentence-similarity model reads two texts");
+    }
+
+    [TestMethod]
     public async Task Page_AndItsAssets_AreServedFromTheAssembly_WithUPlotsLicence()
     {
         string html = await Runs.Http.GetStringAsync("/");

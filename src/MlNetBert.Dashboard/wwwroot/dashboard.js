@@ -150,6 +150,7 @@ async function runPage(id) {
       h('div', { class: 'grid' }, run.analysis.images.map(n => h('img', { class: 'plot', src: `/api/run/file?id=${enc(id)}&name=${enc(n)}`, alt: n }))));
   }
   if (run.try_it) parts.push(h('h2', {}, 'Try it'), tryIt(id, run.try_it));
+  else if (run.model_problem) parts.push(h('h2', {}, 'Try it'), h('p', { class: 'problem', id: 'model-problem' }, run.model_problem));
   parts.push(h('h2', {}, 'Use this model'), h('div', { id: 'snippets' }, h('p', { class: 'muted' }, 'Loading…')));
   parts.push(h('h2', {}, 'Files'), h('p', { class: 'muted' }, run.files.join('  ')));
   main.replaceChildren(...parts);
