@@ -220,7 +220,8 @@ function drawCurves(log) {
     { label: 'loss', stroke: palette[0] },
     { label: 'learning rate', stroke: palette[2], scale: 'lr' },
   ], [log.steps.map(s => s.step), log.steps.map(s => s.loss), log.steps.map(s => s.learning_rate)],
-  { yLabel: 'loss', axes: [{ scale: 'lr', side: 1, label: 'learning rate', grid: { show: false }, size: 70 }] });
+  { yLabel: 'loss', axes: [{ scale: 'lr', side: 1, label: 'learning rate', grid: { show: false }, size: 70,
+    values: (u, ticks) => ticks.map(v => v === 0 ? '0' : v.toExponential(1)) }] });
   const points = log.epochs.filter(e => e.validation !== null);
   if (points.length) {
     chart(document.getElementById('valid-chart'), 'validation ' + (log.metric || ''), [
