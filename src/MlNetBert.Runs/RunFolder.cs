@@ -54,7 +54,7 @@ public sealed class RunFolder
     /// <summary>Final validation metrics and the per-epoch history.</summary>
     public const string MetricsJsonName = "metrics.json";
 
-    /// <summary>One line per optimizer step: step, epoch, loss, learning rate, samples per second.</summary>
+    /// <summary>One line per optimizer step: step, epoch, loss, learning rate, samples per second (appended as the run trains, rewritten whole at the end).</summary>
     public const string LogCsvName = "log.csv";
 
     /// <summary>Where a run in progress stands (step, total steps, epoch, elapsed and remaining time), rewritten about once a second.</summary>

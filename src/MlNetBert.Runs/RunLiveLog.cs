@@ -8,7 +8,7 @@ namespace MlNetBert.Runs;
 /// <summary>
 /// What a run in progress shows of itself: each optimizer step appended to <c>log.csv</c> as it happens, and
 /// <c>progress.json</c> (step, total steps, epoch, loss, elapsed and remaining time, validation metric per finished
-/// epoch) rewritten atomically at most once a second and at every epoch end. A reader (the dashboard) follows a
+/// epoch) rewritten atomically at the first step, then at most once a second and at every epoch end. A reader (the dashboard) follows a
 /// training run from these two files without touching the process.
 /// </summary>
 /// <remarks>
@@ -22,6 +22,7 @@ internal sealed class RunLiveLog
     private readonly JsonArray _epochs = [];
     private readonly Stopwatch _sinceWrite = Stopwatch.StartNew();
     private bool _headerChecked;
+    private bool _progressWritten;
 
     public RunLiveLog(RunFolder run) => _run = run;
 
@@ -43,10 +44,11 @@ internal sealed class RunLiveLog
             {
                 AppendStep(p);
             }
-            if (p.EndOfEpoch || _sinceWrite.Elapsed >= Interval || p.Step == p.TotalSteps)
+            if (!_progressWritten || p.EndOfEpoch || _sinceWrite.Elapsed >= Interval || p.Step == p.TotalSteps)
             {
                 WriteProgress(p);
                 _sinceWrite.Restart();
+                _progressWritten = true;
             }
         }
         catch (IOException)
@@ -59,8 +61,12 @@ internal sealed class RunLiveLog
     {
         if (!_headerChecked)
         {
-            if (!File.Exists(_run.LogCsv) || new FileInfo(_run.LogCsv).Length == 0)
-                File.WriteAllText(_run.LogCsv, RunMetrics.LogHeader);
+            // A resumed run starts again from its last checkpoint: the steps it logged after that are done again, so
+            // they go (the lines before them stay, as the history the checkpoint holds has them too).
+            var kept = File.Exists(_run.LogCsv)
+                ? File.ReadAllLines(_run.LogCsv).Skip(1).Where(l => int.TryParse(l.Split(',')[0], NumberStyles.Integer, CultureInfo.InvariantCulture, out int step) && step < p.Step)
+                : [];
+            AtomicFile.WriteAllText(_run.LogCsv, RunMetrics.LogHeader + string.Concat(kept.Select(l => l + "\n")));
             _headerChecked = true;
         }
         File.AppendAllText(_run.LogCsv, RunMetrics.LogLine(p.Step, p.Epoch, p.Loss, p.LearningRate, p.SamplesPerSecond));
