@@ -112,6 +112,46 @@ public sealed class BrowserTests
     }
 
     [TestMethod]
+    public async Task SweepLeaderboard_SortsByTheColumnClicked()
+    {
+        Runs.Folder("sweep-sort", ("sweep.json", """
+            {"trials": [
+              {"trial": "learning-rate=1e-4", "options": {"learning-rate": "1e-4"}, "status": "done", "metric": "accuracy", "value": 0.81, "training_seconds": 30},
+              {"trial": "learning-rate=3e-5", "options": {"learning-rate": "3e-5"}, "status": "done", "metric": "accuracy", "value": 0.74, "training_seconds": 10},
+              {"trial": "learning-rate=5e-5", "options": {"learning-rate": "5e-5"}, "status": "done", "metric": "accuracy", "value": 0.77, "training_seconds": 20}]}
+            """));
+        await Open("/sweep/sweep-sort", "sweep");
+        async Task<string[]> Trials() => (await _page.Locator("#leaderboard tbody tr td:nth-child(2)").AllInnerTextsAsync()).Select(t => t.Trim()).ToArray();
+
+        await _page.ClickAsync("#leaderboard th:has-text('training')");
+        CollectionAssert.AreEqual(new[] { "learning-rate=1e-4", "learning-rate=5e-5", "learning-rate=3e-5" }, await Trials(), "numbers sort largest first");
+        await _page.ClickAsync("#leaderboard th:has-text('training')");
+        CollectionAssert.AreEqual(new[] { "learning-rate=3e-5", "learning-rate=5e-5", "learning-rate=1e-4" }, await Trials(), "a second click reverses");
+        await _page.ClickAsync("#leaderboard th:has-text('learning-rate')");
+        CollectionAssert.AreEqual(new[] { "learning-rate=1e-4", "learning-rate=5e-5", "learning-rate=3e-5" }, await Trials(), "option values sort as numbers");
+    }
+
+    [TestMethod]
+    public async Task Predictions_AreDrawnByShape_EntitiesInTheText_AnswersInTheContext()
+    {
+        // The page draws a prediction from its JSON shape alone (as the server writes it), so a task added later shows
+        // without a change here; the shapes are those of PredictionOutput.
+        await Open("/", "unused");
+        string marks = await _page.EvaluateAsync<string>("""
+            () => {
+              const ner = showPrediction({ line: 'x', output: { entities: [{ type: 'PER', text: 'John', start: 0, end: 4, score: 0.98 },
+                { type: 'LOC', text: 'Berlin', start: 14, end: 20, score: 0.95 }] } }, 'John lives in Berlin.', null);
+              const qa = showPrediction({ line: 'x', output: { answers: [{ text: 'Jane Austen', start: 24, end: 35, score: 0.9 }] } },
+                'Who wrote it?', 'The book was written by Jane Austen in 1813.');
+              const div = document.createElement('div');
+              div.append(...ner, ...qa);
+              return [...div.querySelectorAll('mark')].map(m => m.firstChild.textContent + '/' + m.querySelector('.tag').textContent).join('|');
+            }
+            """);
+        Assert.AreEqual("John/PER|Berlin/LOC|Jane Austen/0.90", marks);
+    }
+
+    [TestMethod]
     public async Task TryIt_ShowsTheSameLabelAsMlnetbertPredict_WithProbabilityBars()
     {
         const string text = "Two hours I will never get back.";
