@@ -22,6 +22,7 @@ public static class Program
         root.Add(EvaluateCommand.Create());
         root.Add(SweepCommand.Create());
         root.Add(ExportCommand.Create());
+        root.Add(EnsembleCommand.Create());
         root.Add(PredictCommand.Create());
         root.Add(BenchCommand.Create());
         root.Add(EmbedCommand.Create());

@@ -70,6 +70,8 @@ public static class BertRun
 
         // Resolve the checkpoint before creating any folder, so a bad checkpoint leaves nothing behind.
         var checkpoint = new CheckpointStore(log: m => progress?.Report(new RunMessage(m, IsWarning: false))).Resolve(o.Checkpoint);
+        foreach (var teacher in o.Teachers)
+            TrainedModels.Resolve(teacher, preferOnnx: true); // a missing teacher leaves nothing behind either
         var run = resuming ?? RunFolder.At(request.Out ?? RunFolder.NewPath());
         if (resuming is null)
             RunData.ClaimFolder(run, resumable: true);
@@ -124,7 +126,7 @@ public static class BertRun
         var options = o with
         {
             TextColumnName = nameof(TextRow.Text),
-            Text2ColumnName = request.Task.Inference.ReadsPair ? nameof(TextRow.Text2) : null,
+            Text2ColumnName = request.Task.TrainsOnPairs ? nameof(TextRow.Text2) : null,
             LabelColumnName = request.Task.KeyLabel ? nameof(TextRow.Label) : nameof(TextRow.Score),
             ValidationSet = data.Valid.Count > 0 ? validView : null,
             Progress = new Forward<TrainingProgress>(p =>
@@ -134,6 +136,9 @@ public static class BertRun
             }),
             CancellationToken = ct,
             Checkpoints = new CheckpointSettings(run.CheckpointFolder, request.CheckpointEvery),
+            TeacherCacheFile = o.Distils ? run.TeacherOutputs : null,
+            UnlabeledSet = request.Unlabeled is { } unlabeled ? view(ml, ReadUnlabeled(request, unlabeled, progress)) : null,
+            Log = progress is null ? null : m => progress.Report(new RunMessage(m, IsWarning: false)),
         };
         var estimator = new BertEstimator(options, request.Task);
         using var transformer = estimator.Fit(trainView);
@@ -162,6 +167,16 @@ public static class BertRun
             parity, history, resuming, transformer.Model.Card.Text2Column is not null);
     }
 
+    private static IReadOnlyList<TabularRow> ReadUnlabeled(BertRunRequest request, TabularReadOptions unlabeled, IProgress<RunProgress>? progress)
+    {
+        var data = TabularReader.Read(unlabeled with { LabelKind = LabelKind.None, LabelColumn = null });
+        if (data.SkippedRows.Count > 0)
+            progress?.Report(new RunMessage($"{data.Path}: {data.SkippedRows.Count} bad rows skipped", IsWarning: true));
+        if (request.Task.Inference.ReadsPair && data.Rows.Any(r => r.Text2 is null))
+            throw new BadInputException($"{data.Path}: the task reads pairs, but the unlabeled file has no second text column");
+        return data.Rows;
+    }
+
     /// <summary>
     /// model.zip is an ML.NET model (<c>mlContext.Model.Load</c>): input columns Text (and Text2 for pairs); outputs
     /// PredictedLabel as the label's text and Score (probabilities in label order) for classification, Score for
@@ -183,12 +198,8 @@ public static class BertRun
     }
 
     /// <summary>Final metrics on labelled rows with the task's names (accuracy, macro_f1, log_loss / pearson, spearman, ...).</summary>
-    private static JsonObject Evaluate(BertTaskModel model, IReadOnlyList<TabularRow> rows)
-    {
-        var texts = rows.Select(r => r.Text).ToList();
-        var texts2 = model.Card.Text2Column is null ? null : rows.Select(r => r.Text2 ?? "").ToList();
-        return model.Task.Evaluate(model.PredictBatch(texts, texts2), rows, model.Card, "validation data").Json;
-    }
+    private static JsonObject Evaluate(BertTaskModel model, IReadOnlyList<TabularRow> rows) =>
+        model.Task.Evaluate(model, rows, "validation data").Json;
 
     private static void TrySetStatus(RunFolder run, RunStatus status, string? error)
     {

@@ -29,6 +29,12 @@ public sealed record BertRunRequest(TabularReadOptions Train)
     /// <summary>Fraction of the training rows held out for validation when <see cref="Valid"/> is null; 0 for none. Default 0.1.</summary>
     public double ValidSplit { get; init; } = 0.1;
 
+    /// <summary>
+    /// Distillation's extra texts without labels (read like <see cref="Train"/>, no label column), which the teachers
+    /// (<see cref="BertTrainingOptions.Teachers"/>) label. Default null.
+    /// </summary>
+    public TabularReadOptions? Unlabeled { get; init; }
+
     /// <summary>What is trained. Default: text classification. Pair tasks need <see cref="TabularReadOptions.Text2Column"/>.</summary>
     public TrainingTask Task { get; init; } = ClassificationTraining.Text;
 
@@ -64,8 +70,12 @@ public sealed record BertRunRequest(TabularReadOptions Train)
     /// <exception cref="BadInputException">A field is out of range, or a pair task has no second text column.</exception>
     public void Validate()
     {
-        if (Task.Inference.ReadsPair && Train.Text2Column is null)
+        if (Task.TrainsOnPairs && Train.Text2Column is null)
             throw new BadInputException($"--task {Task.Name} needs --text2-column (the second text of each pair)");
+        if (Options.Distils && !Task.CanDistil)
+            throw new BadInputException(TeacherOutputs.CannotDistil(Task));
+        if (Unlabeled is not null && !Options.Distils)
+            throw new BadInputException("--unlabeled needs --teacher: unlabeled texts are labelled by the teachers");
         if (ValidSplit is < 0 or >= 1)
             throw new BadInputException($"--valid-split must be at least 0 and below 1, not {ValidSplit}");
     }

@@ -69,6 +69,9 @@ public sealed class RunFolder
     /// <summary>The verified ONNX export.</summary>
     public const string ModelOnnxName = "model.onnx";
 
+    /// <summary>File name of a distilled run's cached teacher outputs.</summary>
+    public const string TeacherOutputsName = "teacher-outputs.bin";
+
     /// <summary>How the ONNX export compared with the trained model.</summary>
     public const string ParityJsonName = "parity.json";
 
@@ -103,6 +106,9 @@ public sealed class RunFolder
 
     /// <summary>The folder's <c>parity.json</c>.</summary>
     public string ParityJson => File(ParityJsonName);
+
+    /// <summary>A distilled run's cached teacher outputs (<see cref="TeacherOutputs"/>), read again on resume.</summary>
+    public string TeacherOutputs => File(TeacherOutputsName);
 
     /// <summary>The folder's resumable training state.</summary>
     public string CheckpointFolder => File(CheckpointFolderName);

@@ -49,6 +49,9 @@ internal static class RunRecord
                 ["early_stopping_patience"] = o.EarlyStoppingPatience,
                 ["reinitialize_top_layers"] = o.ReinitializeTopLayers,
                 ["average_weights_over_last"] = o.AverageWeightsOverLast,
+                ["teachers"] = o.Teachers.Count == 0 ? null : new JsonArray(o.Teachers.Select(t => (JsonNode)Path.GetFullPath(t)).ToArray()),
+                ["distill_alpha"] = o.Teachers.Count == 0 ? null : o.DistillAlpha,
+                ["distill_temperature"] = o.Teachers.Count == 0 ? null : o.DistillTemperature,
                 ["max_rows"] = request.Train.MaxRows,
                 ["valid_split"] = request.Valid is null ? request.ValidSplit : null,
             },
@@ -117,7 +120,7 @@ internal static class RunRecord
             {
                 Valid = r["valid"] is JsonObject valid ? ReadOptions(valid) : null,
                 ValidSplit = r["valid_split"]!.GetValue<double>(),
-                Task = TrainingTasks.Get(r["task"]!.GetValue<string>(), "run.json: 'task'"),
+                Task = TrainingTasks.Get(r["task"]!.GetValue<string>(), r["variant"]?.GetValue<string>(), "run.json: 'task'"),
                 Out = run.Path,
                 CheckpointEvery = r["checkpoint_every"]!.GetValue<int>(),
                 ExportOnnx = r["export_onnx"]!.GetValue<bool>(),
@@ -152,7 +155,11 @@ internal static class RunRecord
                     LengthGroupedBatches = o["length_grouped_batches"]!.GetValue<bool>(),
                     SparseEmbeddingUpdates = o["sparse_embedding_updates"]!.GetValue<bool>(),
                     Threads = o["threads"]?.GetValue<int>(),
+                    Teachers = o["teachers"] is JsonArray teachers ? teachers.Select(t => t!.GetValue<string>()).ToArray() : [],
+                    DistillAlpha = o["distill_alpha"]?.GetValue<double>() ?? new BertTrainingOptions().DistillAlpha,
+                    DistillTemperature = o["distill_temperature"]?.GetValue<double>() ?? new BertTrainingOptions().DistillTemperature,
                 },
+                Unlabeled = r["unlabeled"] is JsonObject unlabeled ? ReadOptions(unlabeled) : null,
             };
         }
         catch (Exception e) when (e is NullReferenceException or InvalidCastException or InvalidOperationException or FormatException or ArgumentException)
@@ -170,6 +177,7 @@ internal static class RunRecord
             ["valid"] = request.Valid is null ? null : OptionsJson(request.Valid),
             ["valid_split"] = request.ValidSplit,
             ["task"] = request.Task.Name,
+            ["variant"] = request.Task.Variant,
             ["checkpoint_every"] = request.CheckpointEvery,
             ["export_onnx"] = request.ExportOnnx,
             ["tagged"] = !request.Task.TokenLevel ? null : new JsonObject
@@ -201,7 +209,12 @@ internal static class RunRecord
                 ["length_grouped_batches"] = o.LengthGroupedBatches,
                 ["sparse_embedding_updates"] = o.SparseEmbeddingUpdates,
                 ["threads"] = o.Threads,
+                // Teachers are saved in full, like the data paths, so a resume finds them (and its cached outputs).
+                ["teachers"] = o.Teachers.Count == 0 ? null : new JsonArray(o.Teachers.Select(t => (JsonNode)Path.GetFullPath(t)).ToArray()),
+                ["distill_alpha"] = o.Teachers.Count == 0 ? null : o.DistillAlpha,
+                ["distill_temperature"] = o.Teachers.Count == 0 ? null : o.DistillTemperature,
             },
+            ["unlabeled"] = request.Unlabeled is null ? null : OptionsJson(request.Unlabeled),
         };
     }
 

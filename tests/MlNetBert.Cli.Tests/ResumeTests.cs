@@ -132,7 +132,7 @@ public sealed class ResumeTests
     private static extern int SendSignal(int pid, int signal);
 
     /// <summary>Starts a training run and SIGKILLs it once its saved state has reached <paramref name="step"/>.</summary>
-    private static void KillAfterCheckpoint(string[] args, string runDir, int step)
+    internal static void KillAfterCheckpoint(string[] args, string runDir, int step)
     {
         using var process = CliProcess.Start(args);
         string state = Path.Combine(runDir, "checkpoint", "state.json");

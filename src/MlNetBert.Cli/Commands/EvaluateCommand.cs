@@ -25,7 +25,7 @@ internal static class EvaluateCommand
             matrix for classification; Pearson and Spearman correlation for similarity; entity precision, recall and F1
             (conlleval), per type, and token accuracy for token classification (CoNLL files, or word/tag TSV/CSV); for
             sentence-embedding models, Pearson and Spearman of the cosine of both texts' vectors against the score
-            (pairs with a score), or recall@1 and MRR@10 with every second text as the corpus (pairs without one).
+            (with --label-column), or recall@1 and MRR@10 with every second text as the corpus (without it).
 
             Examples:
               mlnetbert evaluate --model models/runs/my-run/model.zip --data sst2/dev.tsv
@@ -42,7 +42,7 @@ internal static class EvaluateCommand
             using var file = ModelFile.Open(parse.GetValue(model)!);
             if (parse.GetValue(task) is { } expected && expected != file.Task.Name)
                 throw new BadInputException($"{parse.GetValue(model)}: the model's task is {file.Task.Name}, not {expected}");
-            var read = data.Read(parse, parse.GetValue(dataFile)!, file.Training.FileLabels);
+            var read = data.Read(parse, parse.GetValue(dataFile)!, file.Training.EvaluationLabels(parse.GetValue(data.LabelColumn)));
             if (file.Task.ReadsPair && read.Text2Column is null)
                 throw new BadInputException($"the model is {file.Task}: pass --text2-column for the second text");
             var table = file.Task.TokenLevel ? Data.TokenClassification.TaggedFiles.ReadTable(read, tagged.Read(parse)) : TabularReader.Read(read);

@@ -16,7 +16,7 @@ internal static class ExportCommand
 {
     public static Command Create()
     {
-        var model = new Option<string>("--model") { Description = "A model.zip from 'mlnetbert train' (or its run folder), or an ML.NET TextClassification / SentenceSimilarity model .zip.", Required = true };
+        var model = new Option<string>("--model") { Description = "A model.zip from 'mlnetbert train' (or its run folder), an ML.NET TextClassification / SentenceSimilarity model .zip, or a checkpoint (minilm-l6, arctic-xs, a HuggingFace folder) to export as a sentence-embedding model.", Required = true };
         var output = new Option<string>("--out") { Description = "The ONNX file to write (--format onnx), or the Triton model repository folder (--format triton).", Required = true };
         var format = new Option<string>("--format") { Description = "onnx: one ONNX file | triton: a Triton model repository entry (<name>/config.pbtxt, <name>/1/model.onnx).", DefaultValueFactory = _ => "onnx" };
         var name = new Option<string>("--name") { Description = "Triton model name (the folder under --out).", DefaultValueFactory = _ => "model" };
@@ -48,6 +48,7 @@ internal static class ExportCommand
               mlnetbert export --model models/runs/my-run/model.zip --out sentiment.onnx --check sst2/dev.tsv
               mlnetbert export --model models/runs/my-run/model.zip --out sentiment-int8.onnx --optimize --quantize int8 --check sst2/dev.tsv
               mlnetbert export --model models/runs/my-run/model.zip --format triton --out repo/ --name sentiment --instance-kind gpu
+              mlnetbert export --model minilm-l6 --out minilm-embedding.onnx
             """)
         {
             model, output, format, check, tolerance, hidden, optimize, quantize, fp16, json, name, instanceKind, tritonBatch, queueDelay,
@@ -65,9 +66,11 @@ internal static class ExportCommand
             triton.Validate();
             if (parse.GetValue(format) == "triton")
                 TritonRepository.ValidateName(parse.GetValue(name)!);
-            // A run folder stands for its model.zip, whichever trainer wrote it.
-            string modelZip = RunFolder.ResolveModelZip(parse.GetValue(model)!);
-            if (NasBertOnnxExporter.IsMlNetNasBertZip(modelZip))
+            // A checkpoint name or HuggingFace folder exports as a sentence-embedding model, as it is; a run folder
+            // stands for its model.zip, whichever trainer wrote it.
+            bool checkpoint = ModelFile.NamesCheckpoint(parse.GetValue(model)!);
+            string modelZip = checkpoint ? parse.GetValue(model)! : RunFolder.ResolveModelZip(parse.GetValue(model)!);
+            if (!checkpoint && NasBertOnnxExporter.IsMlNetNasBertZip(modelZip))
                 return ExportNasBert(parse, modelZip, parse.GetValue(output)!, parse.GetValue(check), parse.GetValue(tolerance), parse.GetValue(json), data);
             var options = new OnnxExportOptions
             {
@@ -82,7 +85,7 @@ internal static class ExportCommand
                 Float16 = parse.GetValue(fp16),
             };
             options.Validate();
-            using var file = ModelFile.Open(modelZip);
+            using var file = checkpoint ? ModelFile.OpenEmbedding(modelZip, Console.Error.WriteLine) : ModelFile.Open(modelZip);
             var torch = file.TorchModel ?? throw new BadInputException($"{parse.GetValue(model)}: export needs the trained model.zip, not an ONNX file");
             List<(string, string?)>? rows = null;
             List<int>? labels = null;

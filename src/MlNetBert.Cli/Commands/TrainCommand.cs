@@ -31,10 +31,14 @@ internal static class TrainCommand
         return arguments.Request(parse);
     }
 
-    internal static TrainingTask ParseTask(string? task, string? text2Column) => task is null
-        ? text2Column is null ? ClassificationTraining.Text : ClassificationTraining.Pair
-        : TrainingTasks.All.FirstOrDefault(t => t.Name == task)
-            ?? throw new BadInputException($"--task must be {string.Join(", ", TrainingTasks.All.SkipLast(1).Select(t => t.Name))} or {TrainingTasks.All[^1].Name}, not '{task}'");
+    internal static TrainingTask ParseTask(string? task, string? text2Column, string? variant = null, string variantOption = "--loss")
+    {
+        var chosen = task is null
+            ? text2Column is null ? ClassificationTraining.Text : ClassificationTraining.Pair
+            : TrainingTasks.All.FirstOrDefault(t => t.Name == task)
+                ?? throw new BadInputException($"--task must be {string.Join(", ", TrainingTasks.All.SkipLast(1).Select(t => t.Name))} or {TrainingTasks.All[^1].Name}, not '{task}'");
+        return TrainingTasks.Get(chosen.Name, variant, variantOption);
+    }
 
     /// <summary>The options of <c>train</c>, and how they become a <see cref="BertRunRequest"/>.</summary>
     private sealed class TrainArguments
@@ -42,7 +46,9 @@ internal static class TrainCommand
         private readonly Option<string> _train = new("--train") { Description = "Training data (TSV or CSV; for token-classification also CoNLL: one word a line, any extension but .tsv/.csv)." };
         private readonly Option<string?> _valid = new("--valid") { Description = "Validation data; default: a stratified, seeded split of --train (see --valid-split)." };
         private readonly Option<double> _validSplit = new("--valid-split") { Description = "Fraction of --train held out for validation when no --valid is given (0 for none).", DefaultValueFactory = _ => 0.1 };
-        private readonly Option<string?> _task = new("--task") { Description = "text-classification | pair-classification | sentence-similarity | token-classification. Default: pair-classification when --text2-column is given, else text-classification." };
+        private readonly Option<string?> _task = new("--task") { Description = "text-classification | pair-classification | sentence-similarity | token-classification | sentence-embedding. Default: pair-classification when --text2-column is given, else text-classification." };
+        private readonly Option<string?> _loss = new("--loss") { Description = "sentence-embedding only: cosine-similarity (default; pairs with a score) | multiple-negatives-ranking ((anchor, positive) pairs, other positives of the batch as negatives; no label column)." };
+        private readonly Option<bool> _labelAllSubTokens = new("--label-all-subtokens") { Description = "token-classification only: label every sub-token of a word (B-X becomes I-X after the first), not only the first." };
         private readonly Option<string> _model = new("--model") { Description = "Checkpoint: minilm-l6 (default), arctic-xs, a HuggingFace BERT folder, or nasbert (ML.NET's own TextClassification / SentenceSimilarity; needs NasBert2000000.tsm in $TMPDIR/mlnet).", DefaultValueFactory = _ => CheckpointStore.DefaultName };
         private readonly Option<int> _epochs = new("--epochs") { Description = "Passes over the training data.", DefaultValueFactory = _ => 3 };
         private readonly Option<int> _batchSize = new("--batch-size") { Description = "Examples per step.", DefaultValueFactory = _ => 32 };
@@ -62,6 +68,10 @@ internal static class TrainCommand
         private readonly Option<string?> _output = new("--out") { Description = "Run folder to create (default: models/runs/<timestamp>)." };
         private readonly Option<int> _checkpointEvery = new("--checkpoint-every") { Description = "Save resumable state every N steps (always at epoch ends and on Ctrl-C; 0 = only those).", DefaultValueFactory = _ => 200 };
         private readonly Option<bool> _noExport = new("--no-export") { Description = "Skip the verified ONNX export (model.onnx, parity.json); 'mlnetbert export' can make it later." };
+        private readonly Option<string[]> _teacher = new("--teacher") { Description = "Distil from this trained model (run folder, ensemble folder, model.zip or model.onnx of the same task and labels); repeat for several (averaged).", AllowMultipleArgumentsPerToken = false };
+        private readonly Option<double> _distillAlpha = new("--distill-alpha") { Description = "With --teacher: weight of the hard-label loss; the teacher's term gets 1 - alpha.", DefaultValueFactory = _ => 0.5 };
+        private readonly Option<double> _distillTemperature = new("--distill-temperature") { Description = "With --teacher (classification): softening temperature T of the teacher's and student's distributions.", DefaultValueFactory = _ => 2.0 };
+        private readonly Option<string?> _unlabeled = new("--unlabeled") { Description = "With --teacher: extra texts without labels (same text columns as --train) that the teachers label." };
         private readonly DataArguments _data = new();
         private readonly TaggedArguments _tagged = new();
 
@@ -79,10 +89,13 @@ internal static class TrainCommand
                   mlnetbert train --train sst2/train.tsv --valid sst2/dev.tsv --max-rows 5000 --learning-rate 5e-5
                   mlnetbert train --train stsb/train.tsv --valid stsb/dev.tsv --task sentence-similarity --text-column sentence1 --text2-column sentence2 --label-column score
                   mlnetbert train --task token-classification --train conll2003/eng.train --valid conll2003/eng.testa --max-length 128
+                  mlnetbert train --task sentence-embedding --train stsb/train.tsv --valid stsb/dev.tsv --text-column sentence1 --text2-column sentence2 --label-column score --learning-rate 2e-5
+                  mlnetbert train --train sst2/train.tsv --valid sst2/dev.tsv --teacher models/ensemble --distill-alpha 0.5 --distill-temperature 2
                 """)
             {
-                _train, _valid, _validSplit, _task, _model, _epochs, _batchSize, _learningRate, _maxLength, _maxRows, _seed, _freeze, _pooling,
-                _warmup, _weightDecay, _lld, _reinit, _average, _patience, _threads, _output, _checkpointEvery, _noExport, Resume,
+                _train, _valid, _validSplit, _task, _loss, _labelAllSubTokens, _model, _epochs, _batchSize, _learningRate, _maxLength, _maxRows, _seed, _freeze, _pooling,
+                _warmup, _weightDecay, _lld, _reinit, _average, _patience, _threads, _output, _checkpointEvery, _noExport, _teacher, _distillAlpha,
+                _distillTemperature, _unlabeled, Resume,
             };
             _data.AddTo(command);
             _tagged.AddTo(command);
@@ -119,13 +132,20 @@ internal static class TrainCommand
                 ReinitializeTopLayers = parse.GetValue(_reinit),
                 AverageWeightsOverLast = parse.GetValue(_average),
                 Threads = parse.GetValue(_threads),
+                Teachers = parse.GetValue(_teacher) ?? [],
+                DistillAlpha = parse.GetValue(_distillAlpha),
+                DistillTemperature = parse.GetValue(_distillTemperature),
             };
+            string? unlabeled = parse.GetValue(_unlabeled);
             string? valid = parse.GetValue(_valid);
             return new BertRunRequest(_data.Read(parse, parse.GetValue(_train)!, Data.LabelKind.Categorical, parse.GetValue(_maxRows), options.Seed))
             {
                 Valid = valid is null ? null : _data.Read(parse, valid, Data.LabelKind.Categorical),
+                Unlabeled = unlabeled is null ? null : _data.Read(parse, unlabeled, Data.LabelKind.None),
                 ValidSplit = parse.GetValue(_validSplit),
-                Task = ParseTask(parse.GetValue(_task), parse.GetValue(_data.Text2Column)),
+                Task = parse.GetValue(_labelAllSubTokens)
+                    ? ParseTask(parse.GetValue(_task), parse.GetValue(_data.Text2Column), TokenClassificationTraining.AllSubTokensVariant, "--label-all-subtokens")
+                    : ParseTask(parse.GetValue(_task), parse.GetValue(_data.Text2Column), parse.GetValue(_loss)),
                 Tagged = _tagged.Read(parse),
                 Out = parse.GetValue(_output),
                 CheckpointEvery = parse.GetValue(_checkpointEvery),

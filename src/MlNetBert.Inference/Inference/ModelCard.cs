@@ -73,6 +73,12 @@ public sealed record ModelCard
     /// <summary>ONNX only: the form of the network (<c>mlnetbert.variant</c>): fp32, optimized, int8, fp16...; fp32 when absent.</summary>
     public string Variant { get; init; } = "fp32";
 
+    /// <summary>
+    /// How many member networks an ensemble averages (<c>mlnetbert.ensemble_members</c>); 0 for a single model, whose
+    /// file then has no such entry.
+    /// </summary>
+    public int EnsembleMembers { get; init; }
+
     /// <summary>The default pooling value.</summary>
     public const string PoolingMean = "mean";
 
@@ -122,6 +128,8 @@ public sealed record ModelCard
             map[ModelFileFormat.EmbeddingDimensionKey] = EmbeddingDimension.ToString(invariant);
             map[ModelFileFormat.NormalizeKey] = Normalize ? "true" : "false";
         }
+        if (EnsembleMembers > 0)
+            map[ModelFileFormat.EnsembleMembersKey] = EnsembleMembers.ToString(invariant);
         foreach (var (name, value) in Metrics)
             map[ModelFileFormat.MetricPrefix + name] = value.ToString("R", invariant);
         return map;
@@ -170,6 +178,7 @@ public sealed record ModelCard
             Metrics = metrics,
             ProjectVersion = map.GetValueOrDefault(ModelFileFormat.ProjectVersionKey) ?? "",
             Variant = map.GetValueOrDefault(ModelFileFormat.VariantKey) ?? "fp32",
+            EnsembleMembers = ReadEnsembleMembers(map, source),
         };
         definition.Validate(card, source);
         return card;
@@ -222,6 +231,15 @@ public sealed record ModelCard
             return 0;
         if (!int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out int value) || value < 1)
             throw new BadInputException($"{source}: '{ModelFileFormat.EmbeddingDimensionKey}' is '{text}' (expected a whole number of at least 1)");
+        return value;
+    }
+
+    private static int ReadEnsembleMembers(IReadOnlyDictionary<string, string> map, string source)
+    {
+        if (!map.TryGetValue(ModelFileFormat.EnsembleMembersKey, out var text))
+            return 0;
+        if (!int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out int value) || value < 2)
+            throw new BadInputException($"{source}: '{ModelFileFormat.EnsembleMembersKey}' is '{text}' (expected a whole number of at least 2)");
         return value;
     }
 

@@ -42,6 +42,12 @@ public static class ModelFileFormat
     /// </summary>
     public const string VariantKey = "mlnetbert.variant";
 
+    /// <summary>
+    /// An ensemble (<c>mlnetbert ensemble</c>): how many member networks the graph runs on the same inputs and
+    /// averages (probabilities, or scores). Absent for a single model.
+    /// </summary>
+    public const string EnsembleMembersKey = "mlnetbert.ensemble_members";
+
     /// <summary>BERT WordPiece with the vocabulary in <see cref="VocabKey"/>; inputs input_ids, attention_mask, token_type_ids.</summary>
     public const string WordPieceTokenizer = "bert-wordpiece";
 

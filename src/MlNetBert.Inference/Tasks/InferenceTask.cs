@@ -92,6 +92,21 @@ public abstract class InferenceTask
         return predictions;
     }
 
+    /// <summary>
+    /// How an ensemble of this task's models combines its members (<see cref="ModelEnsemble"/>, <c>mlnetbert
+    /// ensemble</c>), and what a distilled student learns from: the graph output averaged over the members
+    /// (probabilities, a score), and the output, if any, that is the logarithm of that average (logits whose softmax
+    /// is the averaged probabilities). Null (the default) when the task's models cannot be averaged.
+    /// </summary>
+    public virtual (string Averaged, string? LogOfAverage)? EnsembleOutputs => null;
+
+    /// <summary>
+    /// The prediction of an ensemble from its members' predictions of the same input (see <see cref="EnsembleOutputs"/>);
+    /// throws <see cref="BadInputException"/> for a task that cannot be averaged.
+    /// </summary>
+    public virtual Prediction Average(IReadOnlyList<Prediction> members, ModelCard card) =>
+        throw new BadInputException($"task '{Name}' models cannot be averaged into an ensemble or used as teachers (supported: text-classification, pair-classification, sentence-similarity)");
+
     /// <summary>The prediction's output shape, as the server answers and <c>predict --json</c> prints it.</summary>
     public abstract PredictionOutput ToOutput(Prediction prediction, ModelCard card);
 

@@ -84,7 +84,9 @@ internal sealed class ServedModel : IDisposable
             Model.ExecutionProvider,
             new ModelLimits(options.MaxInputs, options.MaxTextChars, options.LongText == LongTextPolicy.Reject ? "reject" : "truncate", options.MaxBodyBytes),
             new BatchingSettings(options.Batching, options.MaxBatchSize, options.MaxWaitMs),
-            $"/v1/models/{Uri.EscapeDataString(Name)}/predict");
+            $"/v1/models/{Uri.EscapeDataString(Name)}/predict",
+            card.EmbeddingDimension > 0 ? card.EmbeddingDimension : null,
+            card.EmbeddingDimension > 0 ? card.Normalize : null);
     }
 
     public void Dispose() => Model.Dispose();

@@ -1,4 +1,5 @@
 using System.ComponentModel;
+using System.Text.Json.Serialization;
 
 namespace MlNetBert.Serving;
 
@@ -18,6 +19,8 @@ namespace MlNetBert.Serving;
 /// <param name="Limits">This server's request limits.</param>
 /// <param name="Batching">This server's micro-batching settings.</param>
 /// <param name="Predict">The model's prediction route.</param>
+/// <param name="EmbeddingDimension">Sentence-embedding models only: the length of each <c>embedding</c>.</param>
+/// <param name="Normalize">Sentence-embedding models only: whether the vectors are L2-normalised (dot product = cosine).</param>
 public sealed record ServedModelInfo(
     string Name,
     string Version,
@@ -33,7 +36,9 @@ public sealed record ServedModelInfo(
     string ExecutionProvider,
     ModelLimits Limits,
     BatchingSettings Batching,
-    [property: Description("The model's prediction route.")] string Predict);
+    [property: Description("The model's prediction route.")] string Predict,
+    [property: Description("Sentence-embedding models only: the length of each embedding."), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] int? EmbeddingDimension = null,
+    [property: Description("Sentence-embedding models only: whether the vectors are L2-normalised."), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] bool? Normalize = null);
 
 /// <summary>The request limits of the server (see <see cref="ServerOptions"/>).</summary>
 public sealed record ModelLimits(int MaxInputs, int MaxTextChars, string LongText, long MaxBodyBytes);

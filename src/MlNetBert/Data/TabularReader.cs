@@ -36,7 +36,7 @@ public static class TabularReader
             throw new BadInputException($"{file}: the row limit must be a positive number (got {options.MaxRows})");
         }
 
-        byte[] bytes = ReadBytes(file);
+        byte[] bytes = DataFile.ReadBytes(file);
         char separator = options.Separator ?? SeparatorFromExtension(file);
         bool quoting = options.Quoting ?? separator == ',';
         if (separator is '\n' or '\r' || (quoting && separator == '"'))
@@ -220,26 +220,6 @@ public static class TabularReader
 
     private static string ColumnList(string[]? header, int fieldCount) =>
         header is not null ? $"columns: {string.Join(", ", header)}" : $"the file has {fieldCount} columns and no header";
-
-    private static byte[] ReadBytes(string file)
-    {
-        if (Directory.Exists(file))
-        {
-            throw new BadInputException($"{file}: is a directory, expected a file");
-        }
-        if (!File.Exists(file))
-        {
-            throw new BadInputException($"{file}: file not found");
-        }
-        try
-        {
-            return File.ReadAllBytes(file);
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            throw new BadInputException($"{file}: cannot be read ({ex.Message})", ex);
-        }
-    }
 
     private static char SeparatorFromExtension(string file) =>
         Path.GetExtension(file).ToLowerInvariant() switch

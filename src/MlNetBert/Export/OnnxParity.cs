@@ -48,7 +48,7 @@ public sealed record ParityReport(double MaxAbsDifference, double ArgmaxAgreemen
     }
 
     public override string ToString() => string.Create(CultureInfo.InvariantCulture,
-        $"{Rows} rows: max |onnx - reference| of {Output} = {MaxAbsDifference:E2}, argmax agreement = {ArgmaxAgreement:P2}{(Output == ModelFileFormat.Embedding ? $", min cosine = {MinCosine.ToString("F6", CultureInfo.InvariantCulture)}" : "")}");
+        $"{Rows} rows: max |onnx - reference| of {Output} = {MaxAbsDifference:E2}, {(Output == ModelFileFormat.Embedding ? $"min cosine = {MinCosine.ToString("F6", CultureInfo.InvariantCulture)}" : $"argmax agreement = {ArgmaxAgreement:P2}")}");
 }
 
 /// <summary>What an export variant must reproduce of the reference model to be written.</summary>
@@ -97,7 +97,7 @@ public sealed record VariantCheck(string Output, double MaxDifference, double Mi
     }
 
     public override string ToString() => string.Create(CultureInfo.InvariantCulture,
-        $"{(double.IsPositiveInfinity(MaxDifference) ? $"max |diff| of {Output} reported" : $"max |diff| of {Output} <= {MaxDifference:E1}")}, argmax agreement >= {MinArgmaxAgreement:P0}{(double.IsNegativeInfinity(MinCosine) ? "" : ", cosine per row >= " + MinCosine.ToString(CultureInfo.InvariantCulture))}");
+        $"{(double.IsPositiveInfinity(MaxDifference) ? $"max |diff| of {Output} reported" : $"max |diff| of {Output} <= {MaxDifference:E1}")}, {(double.IsNegativeInfinity(MinCosine) ? $"argmax agreement >= {MinArgmaxAgreement:P0}" : "cosine per row >= " + MinCosine.ToString(CultureInfo.InvariantCulture))}");
 }
 
 /// <summary>

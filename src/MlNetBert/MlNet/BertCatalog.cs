@@ -45,7 +45,12 @@ public static class BertCatalog
     /// label column one key per word: a <c>string[]</c> of BIO or IOB1-converted tags through <c>MapValueToKey</c>.
     /// Outputs <c>PredictedLabel</c>, a key vector with one tag per word (<c>MapKeyToValue</c> gives the tags back),
     /// and <c>Score</c>, each word's tag probability. Long sentences are read in overlapping windows, not cut off.
+    /// The text column may also be a <c>string[]</c> of words (one word per item, no white space inside).
     /// </summary>
+    /// <param name="catalog">ML.NET's multiclass trainers.</param>
+    /// <param name="options">Columns, checkpoint and recipe.</param>
+    /// <param name="labelAllSubTokens">Train every sub-token of a word (B-X becoming I-X after the first) instead of
+    /// only the first, as Hugging Face's <c>label_all_tokens</c>; predictions still come from each word's first sub-token.</param>
     /// <example>
     /// <code>
     /// var pipeline = ml.Transforms.Conversion.MapValueToKey("Tags")
@@ -53,10 +58,11 @@ public static class BertCatalog
     ///     .Append(ml.Transforms.Conversion.MapKeyToValue("PredictedLabel"));
     /// </code>
     /// </example>
-    public static BertEstimator BertNamedEntityRecognition(this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog, BertTrainingOptions? options = null)
+    public static BertEstimator BertNamedEntityRecognition(this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog, BertTrainingOptions? options = null,
+        bool labelAllSubTokens = false)
     {
         ArgumentNullException.ThrowIfNull(catalog);
-        return new BertEstimator(options ?? new BertTrainingOptions(), TokenClassificationTraining.Instance);
+        return new BertEstimator(options ?? new BertTrainingOptions(), labelAllSubTokens ? TokenClassificationTraining.AllSubTokens : TokenClassificationTraining.Instance);
     }
 
     /// <summary>

@@ -35,9 +35,9 @@ public sealed class BertEstimator : IEstimator<BertTransformer>
     /// <summary>Checks the input columns and their types, and describes the output columns, before any data flows.</summary>
     public SchemaShape GetOutputSchema(SchemaShape inputSchema)
     {
-        CheckText(inputSchema, _options.TextColumnName, "TextColumnName");
+        CheckText(inputSchema, _options.TextColumnName, "TextColumnName", words: Task.TokenLevel);
         if (_options.Text2ColumnName is { } text2)
-            CheckText(inputSchema, text2, "Text2ColumnName");
+            CheckText(inputSchema, text2, "Text2ColumnName", words: false);
         if (Task.ReadsLabel)
         {
             if (!MlNetSchema.TryFind(inputSchema, _options.LabelColumnName, out var label))
@@ -78,6 +78,8 @@ public sealed class BertEstimator : IEstimator<BertTransformer>
         List<TrainingExample> Examples(List<DataRow> rows, string[] names, string what) => rows.SelectMany(r =>
             Task.Examples(r.Text, r.Text2, r.Label, names, card, encoder, $"{what}, row {r.Index + 1}", _options.LabelColumnName)).ToList();
         var trainExamples = Examples(train, keyNames, "training data");
+        if (_options.Distils)
+            trainExamples = WithTeacher(train, trainExamples, card, encoder);
         List<TrainingExample>? validExamples = null;
         if (_options.ValidationSet is { } validSet)
         {
@@ -108,50 +110,71 @@ public sealed class BertEstimator : IEstimator<BertTransformer>
         return new BertTransformer(model, _options);
     }
 
+    /// <summary>
+    /// Distillation: every training row (a distillable task makes one example per row) gets the teachers' output, and
+    /// the unlabelled texts join as rows with the teachers' output only.
+    /// </summary>
+    private List<TrainingExample> WithTeacher(List<DataRow> train, List<TrainingExample> examples, ModelCard card, BertTextEncoder encoder)
+    {
+        if (!Task.CanDistil)
+            throw new BadInputException(TeacherOutputs.CannotDistil(Task));
+        var unlabelled = _options.UnlabeledSet is { } extra ? ReadRows(extra, "unlabeled data", withLabel: false) : [];
+        var texts = train.Concat(unlabelled).Select(r => (r.Text, r.Text2)).ToList();
+        var targets = TeacherOutputs.For(_options.Teachers, Task, card, texts, _options.TeacherCacheFile, _options.Log);
+        var result = examples.Select((e, i) => e with { Teacher = targets[i] }).ToList();
+        for (int i = 0; i < unlabelled.Count; i++)
+        {
+            var r = unlabelled[i];
+            result.Add(new TrainingExample(encoder.Encode(r.Text, r.Text2, card.MaxLength), -100, float.NaN) { Teacher = targets[train.Count + i], Unlabelled = true });
+        }
+        return result;
+    }
+
     private string[] KeyNames(IDataView data) => Task.ReadsLabel && Task.KeyLabel ? MlNetSchema.KeyNames(data.Schema[_options.LabelColumnName]) : [];
 
     private sealed record DataRow(long Index, string Text, string? Text2, LabelValue Label);
 
-    private List<DataRow> ReadRows(IDataView data, string what)
+    private List<DataRow> ReadRows(IDataView data, string what, bool withLabel = true)
     {
+        bool readsLabel = withLabel && Task.ReadsLabel;
         var schema = data.Schema;
         var columns = new List<DataViewSchema.Column> { schema[_options.TextColumnName] };
-        if (Task.ReadsLabel)
+        if (readsLabel)
             columns.Add(schema[_options.LabelColumnName]);
         if (_options.Text2ColumnName is { } t2)
             columns.Add(schema[t2]);
         var rows = new List<DataRow>();
         using var cursor = data.GetRowCursor(columns);
-        var text = cursor.GetGetter<ReadOnlyMemory<char>>(schema[_options.TextColumnName]);
-        var text2 = _options.Text2ColumnName is { } name2 ? cursor.GetGetter<ReadOnlyMemory<char>>(schema[name2]) : null;
+        var text = MlNetText.Getter(cursor, schema[_options.TextColumnName]);
+        var text2 = _options.Text2ColumnName is { } name2 ? MlNetText.Getter(cursor, schema[name2]) : null;
         // Token-level tasks read one key per word (a key vector); the others one key or one score, unless they read no label.
-        ValueGetter<VBuffer<uint>>? keys = Task.ReadsLabel && Task.TokenLevel ? cursor.GetGetter<VBuffer<uint>>(schema[_options.LabelColumnName]) : null;
-        ValueGetter<uint>? key = Task.ReadsLabel && Task.KeyLabel && !Task.TokenLevel ? cursor.GetGetter<uint>(schema[_options.LabelColumnName]) : null;
-        ValueGetter<float>? score = Task.ReadsLabel && !Task.KeyLabel ? cursor.GetGetter<float>(schema[_options.LabelColumnName]) : null;
-        ReadOnlyMemory<char> a = default, b = default;
+        ValueGetter<VBuffer<uint>>? keys = readsLabel && Task.TokenLevel ? cursor.GetGetter<VBuffer<uint>>(schema[_options.LabelColumnName]) : null;
+        ValueGetter<uint>? key = readsLabel && Task.KeyLabel && !Task.TokenLevel ? cursor.GetGetter<uint>(schema[_options.LabelColumnName]) : null;
+        ValueGetter<float>? score = readsLabel && !Task.KeyLabel ? cursor.GetGetter<float>(schema[_options.LabelColumnName]) : null;
         VBuffer<uint> ks = default;
         uint k = 0;
         float s = 0;
         while (cursor.MoveNext())
         {
             _options.CancellationToken.ThrowIfCancellationRequested();
-            text(ref a);
-            text2?.Invoke(ref b);
+            string a = text(), b = text2?.Invoke() ?? "";
             key?.Invoke(ref k);
             keys?.Invoke(ref ks);
             score?.Invoke(ref s);
             if (score is not null && !float.IsFinite(s))
                 throw new BadInputException($"{what}, row {cursor.Position + 1}: column '{_options.LabelColumnName}' value {s} is not a finite number");
-            rows.Add(new DataRow(cursor.Position, a.ToString(), text2 is null ? null : b.ToString(),
+            rows.Add(new DataRow(cursor.Position, a, text2 is null ? null : b,
                 new LabelValue(k, s) { Keys = keys is null ? null : ks.DenseValues().ToArray() }));
         }
         return rows;
     }
 
-    private static void CheckText(SchemaShape schema, string name, string option)
+    private static void CheckText(SchemaShape schema, string name, string option, bool words)
     {
         if (!MlNetSchema.TryFind(schema, name, out var column))
             throw new BadInputException($"text column '{name}' ({option}) not found in the input (columns: {string.Join(", ", schema.Select(c => c.Name))})");
+        if (words && MlNetText.IsWords(column))
+            return;
         if (column.Kind != SchemaShape.Column.VectorKind.Scalar || column.ItemType is not TextDataViewType)
             throw new BadInputException($"text column '{name}' must be a scalar string (Text), found {MlNetSchema.Describe(column)}");
     }

@@ -43,7 +43,7 @@ public sealed class BertOnnxTransformer : ITransformer, IDisposable, IBertRowSco
 
     public DataViewSchema GetOutputSchema(DataViewSchema inputSchema)
     {
-        BertTransformer.CheckTextColumns(inputSchema, TextColumns);
+        BertTransformer.CheckTextColumns(inputSchema, TextColumns, Task.TokenLevel);
         var builder = new DataViewSchema.Builder();
         builder.AddColumns(inputSchema);
         Task.AddOutputColumns(builder, ScoreColumnName, PredictedLabelColumnName, Model.Card);
@@ -67,11 +67,7 @@ public sealed class BertOnnxTransformer : ITransformer, IDisposable, IBertRowSco
                     w.Write(column);
                 w.Write(BatchSize);
             },
-            stream =>
-            {
-                using var source = File.OpenRead(Model.Path);
-                source.CopyTo(stream);
-            });
+            stream => MlNetModelStore.CopyOnnx(Model, stream));
 
     private const string ModelSignature = "BERTONNX";
 
@@ -87,18 +83,7 @@ public sealed class BertOnnxTransformer : ITransformer, IDisposable, IBertRowSco
             string text = reader.ReadString();
             string? text2 = count == 2 ? reader.ReadString() : null;
             int batchSize = reader.ReadInt32();
-            // The session is built from a file and keeps that path; keep a private copy for as long as the transformer lives.
-            string owned = Path.Combine(Path.GetTempPath(), $"mlnetbert-{Guid.NewGuid():N}.onnx");
-            File.Move(file, owned);
-            try
-            {
-                return new BertOnnxTransformer(BertOnnxModel.Load(owned), text, text2, batchSize) { _ownedFile = owned };
-            }
-            catch
-            {
-                File.Delete(owned);
-                throw;
-            }
+            return MlNetModelStore.LoadOwnedOnnx(file, (model, owned) => new BertOnnxTransformer(model, text, text2, batchSize) { _ownedFile = owned });
         });
 
     public void Dispose()

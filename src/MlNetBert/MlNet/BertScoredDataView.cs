@@ -64,7 +64,7 @@ internal sealed class BertScoredDataView : IDataView
         private readonly BertScoredDataView _parent;
         private readonly DataViewRowCursor _inner;
         private readonly DataViewRowCursor? _lookahead;
-        private readonly ValueGetter<ReadOnlyMemory<char>>[] _textGetters;
+        private readonly Func<string>[] _textGetters;
         private readonly HashSet<int> _active;
         private IReadOnlyList<Prediction> _predictions = [];
         private long _blockStart;
@@ -75,7 +75,7 @@ internal sealed class BertScoredDataView : IDataView
             _parent = parent;
             _inner = inner;
             _lookahead = lookahead;
-            _textGetters = lookahead is null ? [] : textColumns.Select(c => lookahead.GetGetter<ReadOnlyMemory<char>>(c)).ToArray();
+            _textGetters = lookahead is null ? [] : textColumns.Select(c => MlNetText.Getter(lookahead, c)).ToArray();
             _active = active;
         }
 
@@ -103,16 +103,10 @@ internal sealed class BertScoredDataView : IDataView
             _blockStart = Position;
             var texts = new List<string>(Block);
             var texts2 = _textGetters.Length > 1 ? new List<string>(Block) : null;
-            ReadOnlyMemory<char> value = default;
             while (texts.Count < Block && _lookahead!.MoveNext())
             {
-                _textGetters[0](ref value);
-                texts.Add(value.ToString());
-                if (texts2 is not null)
-                {
-                    _textGetters[1](ref value);
-                    texts2.Add(value.ToString());
-                }
+                texts.Add(_textGetters[0]());
+                texts2?.Add(_textGetters[1]());
             }
             _predictions = _parent._owner.Score(texts, texts2);
             _blockCount = texts.Count;
@@ -178,7 +172,7 @@ internal sealed class BertRowMapper : IRowToRowMapper
         private readonly BertRowMapper _mapper;
         private readonly DataViewRow _input;
         private readonly HashSet<int> _active;
-        private readonly ValueGetter<ReadOnlyMemory<char>>[] _text;
+        private readonly Func<string>[] _text;
         private long _scoredPosition = -1;
         private Prediction? _prediction;
 
@@ -187,7 +181,7 @@ internal sealed class BertRowMapper : IRowToRowMapper
             _mapper = mapper;
             _input = input;
             _active = active;
-            _text = mapper._owner.TextColumns.Select(n => input.GetGetter<ReadOnlyMemory<char>>(input.Schema[n])).ToArray();
+            _text = mapper._owner.TextColumns.Select(n => MlNetText.Getter(input, input.Schema[n])).ToArray();
         }
 
         public override DataViewSchema Schema => _mapper.OutputSchema;
@@ -211,15 +205,8 @@ internal sealed class BertRowMapper : IRowToRowMapper
         {
             if (_scoredPosition == _input.Position && _scoredPosition >= 0)
                 return;
-            ReadOnlyMemory<char> a = default, b = default;
-            _text[0](ref a);
-            List<string>? second = null;
-            if (_text.Length > 1)
-            {
-                _text[1](ref b);
-                second = [b.ToString()];
-            }
-            _prediction = _mapper._owner.Score([a.ToString()], second)[0];
+            List<string>? second = _text.Length > 1 ? [_text[1]()] : null;
+            _prediction = _mapper._owner.Score([_text[0]()], second)[0];
             _scoredPosition = _input.Position;
         }
     }

@@ -208,11 +208,7 @@ public sealed class BertSentenceEmbeddingTransformer : ITransformer, IDisposable
                 w.Write(OutputColumnName);
                 w.Write(BatchSize);
             },
-            stream =>
-            {
-                using var source = File.OpenRead(Model.Path);
-                source.CopyTo(stream);
-            });
+            stream => MlNetModelStore.CopyOnnx(Model, stream));
 
     private const string ModelSignature = "BERTEMBD";
 
@@ -222,19 +218,8 @@ public sealed class BertSentenceEmbeddingTransformer : ITransformer, IDisposable
             string input = reader.ReadString();
             string output = reader.ReadString();
             int batchSize = reader.ReadInt32();
-            // The session keeps reading from its file's path: keep a private copy for as long as the transformer lives.
-            string owned = Path.Combine(Path.GetTempPath(), $"mlnetbert-embedding-{Guid.NewGuid():N}.onnx");
-            File.Move(file, owned);
-            try
-            {
-                var model = BertSentenceEmbeddingEstimator.RequireEmbedding(BertOnnxModel.Load(owned));
-                return new BertSentenceEmbeddingTransformer(model, input, output, batchSize, owned);
-            }
-            catch
-            {
-                File.Delete(owned);
-                throw;
-            }
+            return MlNetModelStore.LoadOwnedOnnx(file, (model, owned) =>
+                new BertSentenceEmbeddingTransformer(BertSentenceEmbeddingEstimator.RequireEmbedding(model), input, output, batchSize, owned));
         });
 
     public void Dispose()

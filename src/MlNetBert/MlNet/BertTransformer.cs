@@ -98,14 +98,17 @@ public sealed class BertTransformer : ITransformer, IDisposable, IBertRowScorer
 
     IReadOnlyList<Prediction> IBertRowScorer.Score(List<string> texts, List<string>? texts2) => Model.PredictBatch(texts, texts2, BatchSize);
 
-    private void CheckInput(DataViewSchema schema) => CheckTextColumns(schema, TextColumns);
+    private void CheckInput(DataViewSchema schema) => CheckTextColumns(schema, TextColumns, Model.Task.TokenLevel);
 
-    internal static void CheckTextColumns(DataViewSchema schema, IEnumerable<string> names)
+    /// <summary>Checks that every column exists and holds text (or, with <paramref name="words"/>, a vector of words for the first column).</summary>
+    internal static void CheckTextColumns(DataViewSchema schema, IEnumerable<string> names, bool words = false)
     {
         foreach (var name in names)
         {
             var column = schema.GetColumnOrNull(name)
                 ?? throw new BadInputException($"text column '{name}' not found in the input (columns: {string.Join(", ", schema.Select(c => c.Name))})");
+            if (words && MlNetText.IsWords(column.Type))
+                continue;
             if (column.Type is not TextDataViewType)
                 throw new BadInputException($"text column '{name}' must be a string (Text), found {column.Type}");
         }

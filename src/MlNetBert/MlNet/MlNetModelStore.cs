@@ -4,6 +4,7 @@ using System.Runtime.CompilerServices;
 using System.Runtime.Loader;
 using Microsoft.ML;
 using Microsoft.ML.Runtime;
+using MlNetBert.Inference;
 
 namespace MlNetBert.MlNet;
 
@@ -80,6 +81,36 @@ public static class MlNetModelStore
             writePayload(w.BaseStream);
         };
         Invoke(ctx, "SaveBinaryStream", PayloadStreamName, payload);
+    }
+
+    /// <summary>The payload of a transformer that runs an ONNX file: the file's bytes, whole.</summary>
+    internal static void CopyOnnx(BertOnnxModel model, Stream stream)
+    {
+        using var source = File.OpenRead(model.Path);
+        source.CopyTo(stream);
+    }
+
+    /// <summary>
+    /// Loads the ONNX payload <see cref="Load{T}"/> extracted to <paramref name="file"/> into a transformer that owns it:
+    /// an ONNX Runtime session keeps reading from its file's path, so the file moves to a private temporary name that
+    /// <paramref name="create"/> hands to the transformer, which deletes it when disposed. On failure the file is deleted.
+    /// </summary>
+    internal static T LoadOwnedOnnx<T>(string file, Func<BertOnnxModel, string, T> create)
+    {
+        string owned = Path.Combine(Path.GetTempPath(), $"mlnetbert-{Guid.NewGuid():N}.onnx");
+        File.Move(file, owned);
+        BertOnnxModel? model = null;
+        try
+        {
+            model = BertOnnxModel.Load(owned);
+            return create(model, owned);
+        }
+        catch
+        {
+            model?.Dispose();
+            File.Delete(owned);
+            throw;
+        }
     }
 
     /// <summary>Reads what <see cref="Save"/> wrote: the main stream, then the payload as a file on disk.</summary>

@@ -102,6 +102,26 @@ public abstract class TrainingTask
     public virtual bool EncodesPairSeparately => false;
 
     /// <summary>
+    /// How <c>evaluate</c> reads a file's label column, given the column the user named (null: none named). Default
+    /// <see cref="FileLabels"/>; a sentence-embedding model reads scores only when a label column is named, and
+    /// otherwise scores the pairs as retrieval (anchor, positive).
+    /// </summary>
+    public virtual LabelKind EvaluationLabels(string? labelColumn) => FileLabels;
+
+    /// <summary>
+    /// True when training rows carry a second text: pair tasks, and bi-encoders (which embed one text at inference
+    /// but learn from pairs).
+    /// </summary>
+    public bool TrainsOnPairs => Inference.ReadsPair || EncodesPairSeparately;
+
+    /// <summary>
+    /// For a task trained in more than one way, which way this instance trains (a sentence-embedding loss, or token
+    /// labels on every sub-token), as the console names it and run.json records it; null for a task trained one way.
+    /// Every variant is the same inference task: a trained model does not depend on it.
+    /// </summary>
+    public virtual string? Variant => null;
+
+    /// <summary>
     /// The inputs one batch runs through the network, one forward pass each: by default the rows' <see
     /// cref="TrainingExample.Input"/>; a bi-encoder adds the second texts. <see cref="Loss(IReadOnlyList{Tensor}, IReadOnlyList{TrainingExample})"/>
     /// and <see cref="Validate(IReadOnlyList{IReadOnlyList{float[]}}, IReadOnlyList{TrainingExample}, ModelCard?)"/> receive the
@@ -115,6 +135,32 @@ public abstract class TrainingTask
 
     /// <summary>The loss of one batch from the outputs of every <see cref="ForwardInputs"/> entry; by default the first's <see cref="Loss(Tensor, IReadOnlyList{TrainingExample})"/>.</summary>
     public virtual Tensor Loss(IReadOnlyList<Tensor> outputs, IReadOnlyList<TrainingExample> rows) => Loss(outputs[0], rows);
+
+    /// <summary>
+    /// Whether a student of this task can learn from teachers (<see cref="BertTrainingOptions.Teachers"/>): the task
+    /// then turns a teacher's prediction into a row's <see cref="TrainingExample.Teacher"/> (<see cref="TeacherTarget"/>)
+    /// and mixes it into the loss (<see cref="DistillationLoss"/>). Default false: teachers are refused.
+    /// </summary>
+    public virtual bool CanDistil => false;
+
+    /// <summary>
+    /// A teacher's prediction of one row in the student's terms (see <see cref="TrainingExample.Teacher"/>). Throws
+    /// <see cref="BadInputException"/> naming <paramref name="teacher"/> when its card does not fit the student's
+    /// (other labels).
+    /// </summary>
+    /// <param name="prediction">The teacher's prediction (one model, or the average of several).</param>
+    /// <param name="teacherCard">The teacher's card.</param>
+    /// <param name="card">The student's fitted card.</param>
+    /// <param name="teacher">The teacher's file(s), for messages.</param>
+    public virtual float[] TeacherTarget(Prediction prediction, ModelCard teacherCard, ModelCard card, string teacher) =>
+        throw new BadInputException($"task '{Name}' cannot be distilled: a teacher's outputs cannot be learnt from (distillation supports text-classification, pair-classification and sentence-similarity)");
+
+    /// <summary>
+    /// The loss of one batch mixing the labels and the teacher (<see cref="TrainingExample.Teacher"/>, set on every
+    /// row): α × the task's own loss on the rows with labels + (1 − α) × the teacher term on every row.
+    /// </summary>
+    public virtual Tensor DistillationLoss(Tensor head, IReadOnlyList<TrainingExample> rows, double alpha, double temperature) =>
+        throw new BadInputException($"task '{Name}' cannot be distilled");
 
     /// <summary>The validation metric's name (higher is better), for example <c>accuracy</c> or <c>spearman</c>.</summary>
     public abstract string ValidationMetricName { get; }

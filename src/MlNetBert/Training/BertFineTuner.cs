@@ -181,7 +181,9 @@ public sealed class BertFineTuner
                 State.PaddedTokens += (long)encoded.BatchSize * encoded.SequenceLength;
                 outputs.Add(_model.Forward(ids, mask, types));
             }
-            Tensor loss = _owner._task.Loss(outputs, examples);
+            Tensor loss = _o.Distils
+                ? _owner._task.DistillationLoss(outputs[0], examples, _o.DistillAlpha, _o.DistillTemperature)
+                : _owner._task.Loss(outputs, examples);
             (_o.GradientAccumulationSteps > 1 ? loss / _o.GradientAccumulationSteps : loss).backward();
             double lossValue = loss.item<float>();
             State.EpochLossSum += lossValue * rows.Length;

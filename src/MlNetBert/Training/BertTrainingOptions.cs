@@ -120,6 +120,44 @@ public sealed record BertTrainingOptions
     /// <summary>Torch CPU threads; null keeps TorchSharp's default (one per core).</summary>
     public int? Threads { get; init; }
 
+    /// <summary>
+    /// Teachers to distil from: run folders (their model.onnx is used when present), ensemble folders, model.zip or
+    /// model.onnx files of the same task and labels. Several are averaged (<see cref="Inference.ModelEnsemble"/>).
+    /// Their outputs on the training rows are computed once, before training, and cached in
+    /// <see cref="TeacherCacheFile"/> when set. Empty (default): plain training. Tasks that cannot be distilled
+    /// (<see cref="Tasks.TrainingTask.CanDistil"/>) refuse teachers.
+    /// </summary>
+    public IReadOnlyList<string> Teachers { get; init; } = [];
+
+    /// <summary>
+    /// Weight of the hard-label loss; the teacher's term gets 1 − α. Classification:
+    /// α·CE(label) + (1 − α)·T²·KL(softmax(teacher/T) ‖ softmax(student/T)); similarity: α·MSE(label) + (1 − α)·MSE(teacher's score).
+    /// Default 0.5; 1 is plain training, 0 learns from the teacher alone.
+    /// </summary>
+    public double DistillAlpha { get; init; } = 0.5;
+
+    /// <summary>Softening temperature T of both distributions in the classification teacher term (scaled back by T²). Default 2.</summary>
+    public double DistillTemperature { get; init; } = 2.0;
+
+    /// <summary>
+    /// Extra texts without labels (the same text columns as the training data; no label column needed) that the
+    /// teachers label: they join the training rows with the teacher's term only. Needs <see cref="Teachers"/>.
+    /// </summary>
+    public Microsoft.ML.IDataView? UnlabeledSet { get; init; }
+
+    /// <summary>
+    /// Where the teachers' outputs are cached (a run folder's <c>teacher-outputs.bin</c>): a file whose key (a hash of
+    /// the teachers' files, the texts and the task) matches is read instead of running the teachers again, so a resumed
+    /// run does not recompute them. Null: computed every time.
+    /// </summary>
+    public string? TeacherCacheFile { get; init; }
+
+    /// <summary>Receives one-line notes about work done before training (teacher outputs computed, or read from the cache).</summary>
+    public Action<string>? Log { get; init; }
+
+    /// <summary>True when <see cref="Teachers"/> is not empty.</summary>
+    public bool Distils => Teachers.Count > 0;
+
     /// <summary>Checks every option once, with messages that say what would be right.</summary>
     public void Validate()
     {
@@ -141,6 +179,9 @@ public sealed record BertTrainingOptions
         Check(AverageWeightsOverLast is >= 0 and <= 1, nameof(AverageWeightsOverLast), AverageWeightsOverLast, "0 (off) to 1");
         Check(EarlyStoppingPatience >= 0, nameof(EarlyStoppingPatience), EarlyStoppingPatience, "0 (off) or more");
         Check(Threads is null or >= 1, nameof(Threads), Threads ?? 0, "at least 1");
+        Check(DistillAlpha is >= 0 and <= 1, nameof(DistillAlpha), DistillAlpha, "0 (teacher only) to 1 (labels only)");
+        Check(DistillTemperature is > 0 and <= 100, nameof(DistillTemperature), DistillTemperature, "a positive number (typical: 1 to 4)");
+        Check(UnlabeledSet is null || Distils, nameof(UnlabeledSet), "set", "no unlabeled data without a teacher to label it");
     }
 }
 

@@ -13,6 +13,15 @@ public readonly record struct TrainingExample(EncodedText Input, int Label, floa
 
     /// <summary>A bi-encoder's second text, encoded on its own (<see cref="Tasks.TrainingTask.EncodesPairSeparately"/>); null otherwise.</summary>
     public EncodedText? Input2 { get; init; }
+
+    /// <summary>
+    /// Distillation: the teacher's output for this row, in the student's terms (<see cref="Tasks.TrainingTask.TeacherTarget"/>):
+    /// logits in the student's label order (classification), or the score scaled like <see cref="Target"/> (similarity); null without teachers.
+    /// </summary>
+    public float[]? Teacher { get; init; }
+
+    /// <summary>True for a row without a label (distillation's extra texts): only the teacher's term of the loss reads it.</summary>
+    public bool Unlabelled { get; init; }
 }
 
 /// <summary>Metrics of one epoch.</summary>

@@ -81,6 +81,24 @@ public sealed class WordPieceAlignerTests
         CollectionAssert.AreEqual(new[] { ignored, bOrg, o, bLoc, iLoc, iLoc, o, ignored }, all.Single());
     }
 
+    // The task's two variants (the registry's, and --label-all-subtokens / labelAllSubTokens: true) turn a row into
+    // these labels: the option reaches the examples the loop trains on.
+    [TestMethod]
+    public void TokenClassificationVariants_LabelFirstOrEverySubToken()
+    {
+        var card = new MlNetBert.Inference.ModelCard { Task = MlNetBert.Inference.TokenClassificationTask.TaskName, Labels = EntityTags.BioLabels(["LOC", "ORG"]), MaxLength = 128 };
+        string[] keyNames = ["B-ORG", "O", "B-LOC"];
+        var label = new MlNetBert.Tasks.LabelValue(0, 0) { Keys = [1, 2, 3, 2] };
+        var encoder = new MlNetBert.Checkpoints.CheckpointStore().Resolve("minilm-l6").CreateEncoder();
+        int o = 0, bLoc = 1, iLoc = 2, bOrg = 3, ignored = SubTokenLabels.Ignored;
+        int[] Labels(MlNetBert.Tasks.TokenClassificationTraining task) =>
+            task.Examples("EU rejects Germany's call", null, label, keyNames, card, encoder, "row 1", "Tags").Single().TokenLabels!;
+
+        CollectionAssert.AreEqual(new[] { ignored, bOrg, o, bLoc, ignored, ignored, o, ignored }, Labels(MlNetBert.Tasks.TokenClassificationTraining.Instance));
+        CollectionAssert.AreEqual(new[] { ignored, bOrg, o, bLoc, iLoc, iLoc, o, ignored }, Labels(MlNetBert.Tasks.TokenClassificationTraining.AllSubTokens));
+        Assert.AreEqual("all-sub-tokens", MlNetBert.Tasks.TrainingTasks.Get("token-classification", "all-sub-tokens", "--label-all-subtokens").Variant);
+    }
+
     [TestMethod]
     public void Tokenize_OffsetsPointIntoTheOriginalText_ThroughLowerCasingAndAccentStripping()
     {

@@ -44,6 +44,20 @@ public sealed class ClassificationTask : InferenceTask
         return new Prediction(card.Labels[Scores.ArgMax(probabilities)], probabilities, outputs[0], null);
     }
 
+    /// <summary>An ensemble averages probabilities; its logits are their logarithm, so their softmax is that average.</summary>
+    public override (string Averaged, string? LogOfAverage)? EnsembleOutputs => (ModelFileFormat.Probabilities, ModelFileFormat.Logits);
+
+    public override Prediction Average(IReadOnlyList<Prediction> members, ModelCard card)
+    {
+        var mean = new float[card.Labels.Count];
+        foreach (var m in members)
+            for (int i = 0; i < mean.Length; i++)
+                mean[i] += m.Probabilities![i];
+        for (int i = 0; i < mean.Length; i++)
+            mean[i] /= members.Count;
+        return new Prediction(card.Labels[Scores.ArgMax(mean)], mean, mean.Select(p => MathF.Log(p)).ToArray(), null);
+    }
+
     public override PredictionOutput ToOutput(Prediction prediction, ModelCard card)
     {
         // Written in the model's label order, which the dictionary keeps as it only ever grows.

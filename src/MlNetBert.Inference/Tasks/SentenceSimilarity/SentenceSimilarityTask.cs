@@ -32,6 +32,12 @@ public sealed class SentenceSimilarityTask : InferenceTask
 
     public override Prediction Decode(IReadOnlyList<float[]> outputs, ModelCard card) => new(null, null, null, outputs[0][0]);
 
+    /// <summary>An ensemble averages the members' scores.</summary>
+    public override (string Averaged, string? LogOfAverage)? EnsembleOutputs => (ModelFileFormat.Score, null);
+
+    public override Prediction Average(IReadOnlyList<Prediction> members, ModelCard card) =>
+        new(null, null, null, members.Average(m => m.Score!.Value));
+
     public override PredictionOutput ToOutput(Prediction prediction, ModelCard card) => new SimilarityOutput(prediction.Score!.Value);
 
     public override string Describe(Prediction prediction, ModelCard card) =>

@@ -42,7 +42,7 @@ public static class QuestionAnswerTableReader
             _ => throw new BadInputException($"{file}: cannot tell the separator from the file name (.tsv and .txt mean tab, .csv means comma)"),
         };
         bool quoting = separator == ',';
-        string text = DelimitedText.Decode(TokenClassification.ConllReader.ReadBytes(file), file);
+        string text = DelimitedText.Decode(DataFile.ReadBytes(file), file);
 
         using var records = DelimitedText.Split(text, separator, quoting, file).GetEnumerator();
         if (!records.MoveNext())

@@ -19,7 +19,7 @@ public static class SquadReader
     /// <exception cref="BadInputException">The file is not SQuAD-shaped JSON, or a question or answer cannot be used.</exception>
     public static QuestionAnswerData Read(string path)
     {
-        byte[] bytes = TokenClassification.ConllReader.ReadBytes(path);
+        byte[] bytes = DataFile.ReadBytes(path);
         JsonDocument document;
         try
         {

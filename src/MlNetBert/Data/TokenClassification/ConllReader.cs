@@ -49,7 +49,7 @@ public static class ConllReader
         if (options.TagColumn == options.TokenColumn)
             throw new BadInputException($"{file}: column {options.TokenColumn} cannot be both the token and the tag column");
 
-        string text = DelimitedText.Decode(ReadBytes(file), file);
+        string text = DelimitedText.Decode(DataFile.ReadBytes(file), file);
         if (text.Length == 0)
             throw new BadInputException($"{file}: file is empty");
 
@@ -117,23 +117,5 @@ public static class ConllReader
         if (sentences.Count == 0)
             throw new BadInputException($"{file}: no sentences (only blank lines and {DocumentStart} lines)");
         return TokenClassificationData.Create(file, sentences, options.Scheme);
-    }
-
-    internal static byte[] ReadBytes(string file)
-    {
-        if (string.IsNullOrWhiteSpace(file))
-            throw new BadInputException("no data file given");
-        if (Directory.Exists(file))
-            throw new BadInputException($"{file}: is a directory, expected a file");
-        if (!File.Exists(file))
-            throw new BadInputException($"{file}: file not found");
-        try
-        {
-            return File.ReadAllBytes(file);
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            throw new BadInputException($"{file}: cannot be read ({ex.Message})", ex);
-        }
     }
 }

@@ -66,6 +66,33 @@ public sealed class ClassificationTraining : TrainingTask
     public override Tensor Loss(Tensor head, IReadOnlyList<TrainingExample> rows) =>
         nn.functional.cross_entropy(head, tensor(rows.Select(r => (long)r.Label).ToArray()));
 
+    public override bool CanDistil => true;
+
+    /// <summary>The teacher's logits in the student's label order (the log of its probabilities when it has no logits of its own).</summary>
+    public override float[] TeacherTarget(Prediction prediction, ModelCard teacherCard, ModelCard card, string teacher)
+    {
+        if (!teacherCard.Labels.Order(StringComparer.Ordinal).SequenceEqual(card.Labels.Order(StringComparer.Ordinal), StringComparer.Ordinal))
+            throw new BadInputException($"{teacher}: the teacher's labels [{string.Join(", ", teacherCard.Labels)}] differ from the training data's [{string.Join(", ", card.Labels)}]");
+        float[] logits = prediction.Logits is { } l && l.All(float.IsFinite) ? l : prediction.Probabilities!.Select(p => MathF.Log(Math.Max(p, 1e-30f))).ToArray();
+        return card.Labels.Select(label => logits[teacherCard.Labels.ToList().IndexOf(label)]).ToArray();
+    }
+
+    /// <summary>
+    /// α·CE(labels) + (1 − α)·T²·KL(softmax(teacher/T) ‖ softmax(student/T)): the cross-entropy is the mean over rows
+    /// with a label (0 when the batch has none), the KL divergence the mean over every row.
+    /// </summary>
+    public override Tensor DistillationLoss(Tensor head, IReadOnlyList<TrainingExample> rows, double alpha, double temperature)
+    {
+        long classes = head.shape[1];
+        var labels = tensor(rows.Select(r => r.Unlabelled ? -100L : r.Label).ToArray());
+        var hard = rows.Any(r => !r.Unlabelled) ? nn.functional.cross_entropy(head, labels, ignore_index: -100) : zeros([], head.dtype);
+        var teacherLogits = tensor(rows.SelectMany(r => r.Teacher!).ToArray(), [rows.Count, classes]);
+        var teacherLog = nn.functional.log_softmax(teacherLogits / temperature, 1);
+        var studentLog = nn.functional.log_softmax(head / temperature, 1);
+        var soft = (teacherLog.exp() * (teacherLog - studentLog)).sum() / rows.Count * (temperature * temperature);
+        return hard * alpha + soft * (1 - alpha);
+    }
+
     public override string ValidationMetricName => "accuracy";
 
     public override (double Metric, double Loss) Validate(IReadOnlyList<float[]> head, IReadOnlyList<TrainingExample> valid)

@@ -75,6 +75,10 @@ public sealed class SentenceEmbeddingTraining : TrainingTask
 
     public override bool EncodesPairSeparately => true;
 
+    public override LabelKind EvaluationLabels(string? labelColumn) => labelColumn is null ? LabelKind.None : LabelKind.Numeric;
+
+    public override string? Variant => Objective == EmbeddingLoss.MultipleNegativesRanking ? "multiple-negatives-ranking" : "cosine-similarity";
+
     public override void CheckLabelColumn(SchemaShape.Column label)
     {
         if (Objective == EmbeddingLoss.CosineSimilarity

@@ -62,6 +62,23 @@ public sealed class SentenceSimilarityTraining : TrainingTask
     public override Tensor Loss(Tensor head, IReadOnlyList<TrainingExample> rows) =>
         nn.functional.mse_loss(head.squeeze(-1), tensor(rows.Select(r => r.Target).ToArray()));
 
+    public override bool CanDistil => true;
+
+    /// <summary>The teacher's score, scaled to 0..1 by the student's training range like <see cref="TrainingExample.Target"/>.</summary>
+    public override float[] TeacherTarget(Prediction prediction, ModelCard teacherCard, ModelCard card, string teacher) =>
+        [(prediction.Score!.Value - card.ScoreOffset) / card.ScoreScale];
+
+    /// <summary>α·MSE(label) on the rows with a label (0 when the batch has none) + (1 − α)·MSE(teacher's score) on every row.</summary>
+    public override Tensor DistillationLoss(Tensor head, IReadOnlyList<TrainingExample> rows, double alpha, double temperature)
+    {
+        var predicted = head.squeeze(-1);
+        var labelled = Enumerable.Range(0, rows.Count).Where(i => !rows[i].Unlabelled).Select(i => (long)i).ToArray();
+        var hard = labelled.Length == 0 ? zeros([], head.dtype)
+            : nn.functional.mse_loss(predicted.index_select(0, tensor(labelled)), tensor(labelled.Select(i => rows[(int)i].Target).ToArray()));
+        var soft = nn.functional.mse_loss(predicted, tensor(rows.Select(r => r.Teacher![0]).ToArray()));
+        return hard * alpha + soft * (1 - alpha);
+    }
+
     public override string ValidationMetricName => "spearman";
 
     public override (double Metric, double Loss) Validate(IReadOnlyList<float[]> head, IReadOnlyList<TrainingExample> valid)

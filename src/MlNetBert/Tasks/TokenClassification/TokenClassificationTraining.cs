@@ -26,12 +26,23 @@ namespace MlNetBert.Tasks;
 /// </summary>
 public sealed class TokenClassificationTraining : TrainingTask
 {
-    private TokenClassificationTraining()
-    {
-    }
+    private readonly bool _labelAllSubTokens;
 
-    /// <summary>The one instance.</summary>
-    public static TokenClassificationTraining Instance { get; } = new();
+    private TokenClassificationTraining(bool labelAllSubTokens) => _labelAllSubTokens = labelAllSubTokens;
+
+    /// <summary>The registry's instance: a word's label on its first sub-token only (Hugging Face's default).</summary>
+    public static TokenClassificationTraining Instance { get; } = new(false);
+
+    /// <summary>
+    /// Every sub-token labelled, a word's later sub-tokens with <c>B-X</c> turned into <c>I-X</c> (Hugging Face's
+    /// <c>label_all_tokens</c>); words are still predicted from their first sub-token.
+    /// </summary>
+    public static TokenClassificationTraining AllSubTokens { get; } = new(true);
+
+    /// <summary>The variant's name for <see cref="AllSubTokens"/> (<c>--label-all-subtokens</c>).</summary>
+    public const string AllSubTokensVariant = "all-sub-tokens";
+
+    public override string? Variant => _labelAllSubTokens ? AllSubTokensVariant : null;
 
     public override InferenceTask Inference => TokenClassificationTask.Instance;
 
@@ -87,7 +98,7 @@ public sealed class TokenClassificationTraining : TrainingTask
         }
         var aligner = new WordPieceAligner(encoder);
         var windows = WordWindows.Create(aligner.AlignWords(words), card.MaxLength, TokenClassificationTask.Stride(card.MaxLength), aligner.ClsId, aligner.SepId);
-        var labels = SubTokenLabels.ForInputs(windows, wordLabels);
+        var labels = SubTokenLabels.ForInputs(windows, wordLabels, _labelAllSubTokens, _labelAllSubTokens ? EntityTags.ContinuationLabels(card.Labels) : null);
         return windows.Inputs.Select((input, w) => new TrainingExample(input, 0, 0) { TokenLabels = labels[w] }).ToArray();
     }
 

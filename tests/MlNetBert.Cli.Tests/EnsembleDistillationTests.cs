@@ -1,0 +1,155 @@
+using System.Globalization;
+using System.Text.Json.Nodes;
+using MlNetBert.Inference;
+
+namespace MlNetBert.Cli.Tests;
+
+/// <summary>
+/// Ensembles and distillation through the real executable, on real SST-2 rows: two small teachers (300 training
+/// rows each, 2 epochs of 32-token inputs, different seeds), their ensemble as one ONNX file, and a student distilled
+/// from it that is killed after a checkpoint and resumed.
+/// </summary>
+[TestClass]
+public sealed class EnsembleDistillationTests
+{
+    private static string _work = null!;
+    private static string _teacherA = null!, _teacherB = null!, _ensemble = null!;
+    private static string? _setupError;
+
+    private static string[] Tiny(int seed, string output) =>
+    [
+        "train", "--train", Paths.SharedData("sst2/train.tsv"), "--max-rows", "300", "--valid-split", "0", "--epochs", "2", "--max-length", "32",
+        "--batch-size", "16", "--learning-rate", "1e-4", "--seed", seed.ToString(CultureInfo.InvariantCulture), "--out", output,
+    ];
+
+    [ClassInitialize]
+    public static void TrainTeachers(TestContext _)
+    {
+        if (string.IsNullOrWhiteSpace(Environment.GetEnvironmentVariable("MLNETBERT_DATA")))
+            return; // each test reports Inconclusive through Paths.SharedData
+        _work = Paths.TempDir();
+        _teacherA = Path.Combine(_work, "a");
+        _teacherB = Path.Combine(_work, "b");
+        _ensemble = Path.Combine(_work, "ensemble");
+        foreach (var (seed, dir) in new[] { (1, _teacherA), (2, _teacherB) })
+        {
+            var r = CliProcess.Run(Tiny(seed, dir));
+            if (r.ExitCode != 0)
+            {
+                _setupError = $"teacher seed {seed}: {r.Stderr}";
+                return;
+            }
+        }
+        var e = CliProcess.Run("ensemble", "--model", _teacherA, "--model", Path.Combine(_teacherB, "model.onnx"), "--out", _ensemble);
+        if (e.ExitCode != 0)
+            _setupError = "ensemble: " + e.Stderr;
+    }
+
+    [ClassCleanup]
+    public static void Cleanup()
+    {
+        if (_work is not null)
+            Directory.Delete(_work, recursive: true);
+    }
+
+    private static List<string> DevTexts(int rows) =>
+        File.ReadLines(Paths.SharedData("sst2/dev.tsv")).Skip(1).Take(rows).Select(l => l.Split('\t')[0]).ToList();
+
+    private static void RequireSetup()
+    {
+        Paths.SharedData("sst2");
+        Assert.IsNull(_setupError, _setupError);
+    }
+
+    [TestMethod]
+    public void Ensemble_OneOnnxFile_AveragesItsMembers_AndEvaluatesAboveTheBar()
+    {
+        RequireSetup();
+        var manifest = JsonNode.Parse(File.ReadAllText(Path.Combine(_ensemble, "ensemble.json")))!;
+        Assert.AreEqual(2, manifest["members"]!.AsArray().Count);
+        Assert.IsTrue(manifest["parity"]!["max_abs_difference"]!.GetValue<double>() <= 1e-5, "the merged graph matched its members when written");
+
+        // Independently: the file's probabilities are the mean of the members' on 200 dev sentences.
+        var texts = DevTexts(200);
+        using var ensemble = BertOnnxModel.Load(Path.Combine(_ensemble, "model.onnx"));
+        using var a = BertOnnxModel.Load(Path.Combine(_teacherA, "model.onnx"));
+        using var b = BertOnnxModel.Load(Path.Combine(_teacherB, "model.onnx"));
+        Assert.AreEqual(2, ensemble.Card.EnsembleMembers);
+        CollectionAssert.AreEqual(a.Card.Labels.ToList(), ensemble.Card.Labels.ToList());
+        var pe = ensemble.PredictBatch(texts);
+        var pa = a.PredictBatch(texts);
+        var pb = b.PredictBatch(texts);
+        double maxDiff = 0;
+        for (int i = 0; i < texts.Count; i++)
+            for (int j = 0; j < 2; j++)
+                maxDiff = Math.Max(maxDiff, Math.Abs(pe[i].Probabilities![j] - (pa[i].Probabilities![j] + pb[i].Probabilities![j]) / 2));
+        Console.WriteLine($"ensemble vs mean of members, 200 dev rows: max |diff| {maxDiff:E2}");
+        Assert.IsTrue(maxDiff <= 1e-5, $"ensemble probabilities differ from the members' mean by {maxDiff:E2}");
+
+        // evaluate and predict read the ensemble folder like a run folder.
+        var evaluate = CliProcess.Run("evaluate", "--model", _ensemble, "--data", Paths.SharedData("sst2/dev.tsv"), "--json");
+        Assert.AreEqual(0, evaluate.ExitCode, evaluate.Stderr);
+        double accuracy = JsonNode.Parse(evaluate.Stdout)!["final"]!["accuracy"]!.GetValue<double>();
+        Console.WriteLine($"ensemble of two 300-row teachers, SST-2 dev (872): accuracy {accuracy:F4}");
+        Assert.IsTrue(accuracy >= 0.60, $"ensemble accuracy {accuracy:F4} on SST-2 dev is below the bar of 0.60");
+        var predict = CliProcess.Run("predict", "--model", _ensemble, "--text", "A warm, funny and clever film.", "--json");
+        Assert.AreEqual(0, predict.ExitCode, predict.Stderr);
+        Assert.IsNotNull(JsonNode.Parse(predict.Stdout)!["probabilities"]);
+    }
+
+    [TestMethod]
+    public void Distil_KilledAndResumed_ReusesTheTeacherCache_AndAgreesWithTheTeacher()
+    {
+        RequireSetup();
+        string student = Path.Combine(_work, "student");
+        string cache = Path.Combine(student, "teacher-outputs.bin");
+        ResumeTests.KillAfterCheckpoint([.. Tiny(1, student), "--teacher", _ensemble, "--distill-alpha", "0.5", "--distill-temperature", "2", "--checkpoint-every", "4"],
+            student, step: 4);
+        Assert.IsTrue(File.Exists(cache), "teacher outputs are cached in the run folder before training");
+        var written = File.GetLastWriteTimeUtc(cache);
+        byte[] bytes = File.ReadAllBytes(cache);
+
+        var resumed = CliProcess.Run("train", "--resume", student);
+        Assert.AreEqual(0, resumed.ExitCode, resumed.Stderr + resumed.Stdout);
+        StringAssert.Contains(resumed.Stderr, $"teacher outputs: 300 rows read from {cache}");
+        Assert.AreEqual(written, File.GetLastWriteTimeUtc(cache), "the resumed run did not rewrite the teacher outputs");
+        CollectionAssert.AreEqual(bytes, File.ReadAllBytes(cache));
+
+        var texts = DevTexts(872);
+        using var teacher = BertOnnxModel.Load(Path.Combine(_ensemble, "model.onnx"));
+        using var distilled = BertOnnxModel.Load(Path.Combine(student, "model.onnx"));
+        var t = teacher.PredictBatch(texts);
+        var s = distilled.PredictBatch(texts);
+        double agreement = texts.Select((_, i) => t[i].Label == s[i].Label ? 1.0 : 0.0).Average();
+        Console.WriteLine($"distilled student agrees with its teacher on {agreement:P1} of 872 SST-2 dev sentences");
+        Assert.IsTrue(agreement >= 0.80, $"student-teacher agreement {agreement:P1} is below the bar of 80%");
+    }
+
+    [TestMethod]
+    public void Teacher_WithOtherLabels_OrForAnotherTask_ExitsWithTwo()
+    {
+        RequireSetup();
+        // The shipped sample's labels are negative/positive; the teacher's are SST-2's 0/1.
+        string dir = Paths.TempDir();
+        try
+        {
+            var labels = CliProcess.Run("train", "--train", Paths.Sample, "--max-rows", "40", "--epochs", "1", "--max-length", "16", "--teacher", _ensemble, "--out", Path.Combine(dir, "r1"));
+            Assert.AreEqual(2, labels.ExitCode, labels.Stderr);
+            StringAssert.Contains(labels.Stderr, $"{Path.Combine(_ensemble, "model.onnx")}: the teacher's labels [0, 1] differ from the training data's [negative, positive]");
+
+            var task = CliProcess.Run("train", "--train", Paths.SharedData("stsb/dev.tsv"), "--max-rows", "40", "--epochs", "1", "--max-length", "16",
+                "--task", "sentence-similarity", "--text-column", "sentence1", "--text2-column", "sentence2", "--label-column", "score",
+                "--teacher", _ensemble, "--out", Path.Combine(dir, "r2"));
+            Assert.AreEqual(2, task.ExitCode, task.Stderr);
+            StringAssert.Contains(task.Stderr, $"{Path.Combine(_ensemble, "model.onnx")}: the teacher is a text-classification model, but the student trains sentence-similarity");
+
+            var member = CliProcess.Run("ensemble", "--model", _teacherA, "--model", _ensemble, "--out", Path.Combine(dir, "e"));
+            Assert.AreEqual(2, member.ExitCode, member.Stderr);
+            StringAssert.Contains(member.Stderr, "model.onnx: already an ensemble of 2 models; list its members instead");
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+}
