@@ -8,8 +8,9 @@
 #               package carries the build-time fixes (buildTransitive/) and Mono.Cecil.
 # 2. no-paths   no packed file holds a path of this machine (the checkout, the NuGet cache, HOME): a baked path
 #               works here and nowhere else, which is exactly what this test must not be fooled by.
-# 3. tool       `dotnet tool install --tool-path` into an empty folder, then `mlnetbert train` (40 rows, 1 epoch) and
-#               `mlnetbert predict` from a folder outside the repository.
+# 3. tool       `dotnet tool install --tool-path` into an empty folder, then `mlnetbert train` (40 rows, 1 epoch),
+#               `mlnetbert predict` and `mlnetbert ui` (the run listed, the page and its scripts served) from a folder
+#               outside the repository.
 # 4. library    a console app generated outside the repository references every packed library package and
 #               Microsoft.ML.OnnxRuntime, fits 1 epoch on 40 rows with an MLContext, saves, reloads with
 #               mlContext.Model.Load and predicts; once from its build output and once from its publish output (both
@@ -48,6 +49,27 @@ elapsed() { echo "$(( $(date +%s) - $1 ))s"; }
 # Last lines of a log, indented, for a failure's context.
 show() { tail -n "${2:-25}" "$1" | sed 's/^/    | /'; }
 
+# `mlnetbert ui` over the folder holding the run just trained: the runs list names it as completed, and the page and
+# its chart library come from the installed tool itself (no network, no files beside it).
+ui_check() {
+  local port=$((20000 + RANDOM % 20000)) pid answer=1 i
+  "$WORK/tools/mlnetbert" ui --runs "$1" --urls "http://127.0.0.1:$port" >"$WORK/logs/ui.log" 2>&1 &
+  pid=$!
+  for i in $(seq 1 60); do
+    if curl -sf "http://127.0.0.1:$port/api/runs" >"$WORK/ui-runs.json" 2>/dev/null; then answer=0; break; fi
+    sleep 0.5
+  done
+  if [ $answer = 0 ]; then
+    grep -q '"id":"run","sweep":null,"status":"completed"' "$WORK/ui-runs.json" || { echo "ui: the run is not listed as completed: $(cat "$WORK/ui-runs.json")"; answer=1; }
+    curl -sf "http://127.0.0.1:$port/" | grep -q '/assets/uPlot.iife.min.js' || { echo "ui: no page at /"; answer=1; }
+    curl -sf "http://127.0.0.1:$port/assets/uPlot.iife.min.js" | grep -q 'uPlot' || { echo "ui: uPlot is not served"; answer=1; }
+  else
+    echo "ui: no answer on port $port"; cat "$WORK/logs/ui.log"
+  fi
+  kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
+  return $answer
+}
+
 # ---------------------------------------------------------------------------------------------------------------------
 # Steps 3 and 4, run as the fresh user (inside the mount namespace where possible).
 fresh_user_steps() {
@@ -65,10 +87,11 @@ fresh_user_steps() {
     dotnet tool install --tool-path "$WORK/tools" --add-source "$WORK/packages" MlNetBert.Cli --version "$VERSION" &&
     "$WORK/tools/mlnetbert" --help >/dev/null &&
     "$WORK/tools/mlnetbert" train --train reviews.tsv --epochs 1 --out "$user/run" &&
-    "$WORK/tools/mlnetbert" predict --model "$user/run/model.onnx" --text "A warm, funny and clever film." --json >"$WORK/tool-prediction.json"
+    "$WORK/tools/mlnetbert" predict --model "$user/run/model.onnx" --text "A warm, funny and clever film." --json >"$WORK/tool-prediction.json" &&
+    ui_check "$user"
   } >"$log" 2>&1 || ok=0
   if [ $ok = 1 ] && grep -Eq '"label":"(positive|negative)"' "$WORK/tool-prediction.json"; then
-    pass tool "install ($(du -sh "$WORK/tools" | cut -f1) on disk) + train + predict in $(elapsed "$start"): $(cat "$WORK/tool-prediction.json")"
+    pass tool "install ($(du -sh "$WORK/tools" | cut -f1) on disk) + train + predict + ui in $(elapsed "$start"): $(cat "$WORK/tool-prediction.json")"
   else
     fail tool "install, train or predict failed (log: $log)"; show "$log"; cat "$WORK/tool-prediction.json" 2>/dev/null
   fi

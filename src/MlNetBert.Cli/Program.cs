@@ -28,6 +28,7 @@ public static class Program
         root.Add(EmbedCommand.Create());
         root.Add(ServeCommand.Create());
         root.Add(AnalyzeCommand.Create());
+        root.Add(UiCommand.Create());
 
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)

@@ -123,6 +123,7 @@ public static class BertRun
             trainView = keyTransformer.Transform(trainView);
             validView = keyTransformer.Transform(validView);
         }
+        var live = new RunLiveLog(run);
         var options = o with
         {
             TextColumnName = request.Task.ReadsAnswerSpan ? nameof(QuestionAnswerRow.Question) : nameof(TextRow.Text),
@@ -130,7 +131,11 @@ public static class BertRun
             LabelColumnName = request.Task.ReadsAnswerSpan ? nameof(QuestionAnswerRow.TrainingAnswer) : request.Task.KeyLabel ? nameof(TextRow.Label) : nameof(TextRow.Score),
             AnswerIndexColumnName = nameof(QuestionAnswerRow.AnswerIndex),
             ValidationSet = data.Valid.Count > 0 ? validView : null,
-            Progress = progress is null ? null : new Forward<TrainingProgress>(p => progress.Report(new RunTrainingStep(p))),
+            Progress = new Forward<TrainingProgress>(p =>
+            {
+                live.Report(p);
+                progress?.Report(new RunTrainingStep(p));
+            }),
             CancellationToken = ct,
             Checkpoints = new CheckpointSettings(run.CheckpointFolder, request.CheckpointEvery),
             TeacherCacheFile = o.Distils ? run.TeacherOutputs : null,

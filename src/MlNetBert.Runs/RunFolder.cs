@@ -54,8 +54,11 @@ public sealed class RunFolder
     /// <summary>Final validation metrics and the per-epoch history.</summary>
     public const string MetricsJsonName = "metrics.json";
 
-    /// <summary>One line per optimizer step: step, epoch, loss, learning rate, samples per second.</summary>
+    /// <summary>One line per optimizer step: step, epoch, loss, learning rate, samples per second (appended as the run trains, rewritten whole at the end).</summary>
     public const string LogCsvName = "log.csv";
+
+    /// <summary>Where a run in progress stands (step, total steps, epoch, elapsed and remaining time), rewritten about once a second.</summary>
+    public const string ProgressJsonName = "progress.json";
 
     /// <summary>Training loss per step and the validation metric per epoch, drawn.</summary>
     public const string CurvesPngName = "curves.png";
@@ -88,6 +91,9 @@ public sealed class RunFolder
 
     /// <summary>The folder's <c>log.csv</c>.</summary>
     public string LogCsv => File(LogCsvName);
+
+    /// <summary>The folder's <c>progress.json</c>.</summary>
+    public string ProgressJson => File(ProgressJsonName);
 
     /// <summary>The folder's <c>curves.png</c>.</summary>
     public string CurvesPng => File(CurvesPngName);

@@ -40,9 +40,16 @@ internal static class RunMetrics
 
     public static void WriteLog(RunFolder run, TrainingHistory history)
     {
-        var sb = new StringBuilder("step,epoch,loss,learning_rate,samples_per_second\n");
+        var sb = new StringBuilder(LogHeader);
         foreach (var s in history.Steps)
-            sb.Append(CultureInfo.InvariantCulture, $"{s.Step},{s.Epoch},{s.Loss:G6},{s.LearningRate:G6},{s.SamplesPerSecond:F2}\n");
+            sb.Append(LogLine(s.Step, s.Epoch, s.Loss, s.LearningRate, s.SamplesPerSecond));
         AtomicFile.WriteAllText(run.LogCsv, sb.ToString());
     }
+
+    /// <summary>log.csv's first line.</summary>
+    public const string LogHeader = "step,epoch,loss,learning_rate,samples_per_second\n";
+
+    /// <summary>One step's line of log.csv (the same whether appended live or written at the end).</summary>
+    public static string LogLine(int step, int epoch, double loss, double learningRate, double samplesPerSecond) =>
+        string.Create(CultureInfo.InvariantCulture, $"{step},{epoch},{loss:G6},{learningRate:G6},{samplesPerSecond:F2}\n");
 }

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.Json.Nodes;
 using MlNetBert.Data;
 using MlNetBert.Training;
@@ -69,11 +70,18 @@ public sealed class BertRunTests
         Assert.IsTrue(run.HasResumableState);
         Assert.IsFalse(File.Exists(run.ModelZip), "an interrupted run must not look finished");
         StringAssert.Contains(Assert.ThrowsExactly<BadInputException>(() => RunFolder.ResolveModelZip(run.Path)).Message, "interrupted");
+        // What a reader (the dashboard) follows while a run trains: each step appended to log.csv, and progress.json.
+        CollectionAssert.AreEqual(new[] { "1", "2", "3" }, File.ReadAllLines(run.LogCsv).Skip(1).Select(l => l.Split(',')[0]).ToArray());
+        var live = JsonNode.Parse(File.ReadAllText(run.ProgressJson))!;
+        Assert.AreEqual(10, live["total_steps"]!.GetValue<int>(), "40 rows in batches of 4");
+        Assert.IsTrue(live["step"]!.GetValue<int>() is >= 1 and <= 3);
 
         var resumed = BertRun.Resume(run.Path);
         Assert.IsTrue(resumed.Resumed);
         Assert.AreEqual(RunStatus.Completed, run.ReadInfo().Status);
         Assert.IsTrue(File.Exists(run.ModelZip));
+        CollectionAssert.AreEqual(Enumerable.Range(1, 10).Select(i => i.ToString(CultureInfo.InvariantCulture)).ToArray(),
+            File.ReadAllLines(run.LogCsv).Skip(1).Select(l => l.Split(',')[0]).ToArray(), "every step once, in order, after the resume");
     }
 
     [TestMethod]

@@ -21,6 +21,7 @@ internal static class BenchCommand
         bench.Add(PredictBench.Create());
         bench.Add(ServeBench.Create());
         bench.Add(NasBertBench.Create());
+        bench.Add(UiBench.Create());
         return bench;
     }
 
