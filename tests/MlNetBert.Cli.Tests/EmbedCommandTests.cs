@@ -110,7 +110,7 @@ public sealed class EmbedCommandTests
 
     // A bi-encoder trained from the console with the multiple-negatives ranking loss on MRPC paraphrase pairs
     // (no label column), evaluated as retrieval. The pretrained model already finds 98 of the first 100 dev positives
-    // at rank 1, so 64 training pairs must keep recall@1 at 0.9 or more; run.json records the loss so --resume keeps it.
+    // at rank 1, so 64 training pairs must keep recall@1 at 0.9 or more; run.json records the loss (request.variant) so --resume keeps it.
     [TestMethod]
     public void TrainMultipleNegativesRanking_ThenEvaluateRetrieval()
     {
@@ -124,7 +124,7 @@ public sealed class EmbedCommandTests
             "--learning-rate", "2e-5", "--out", run);
         Assert.AreEqual(0, r.ExitCode, r.Stderr + r.Stdout);
         var request = JsonNode.Parse(File.ReadAllText(Path.Combine(run, "run.json")))!["request"]!;
-        Assert.AreEqual("multiple-negatives-ranking", request["loss"]!.GetValue<string>());
+        Assert.AreEqual("multiple-negatives-ranking", request["variant"]!.GetValue<string>());
 
         r = CliProcess.Run("evaluate", "--model", Path.Combine(run, "model.onnx"), "--data", dev, "--text-column", "anchor", "--text2-column", "positive", "--json");
         Assert.AreEqual(0, r.ExitCode, r.Stderr);
