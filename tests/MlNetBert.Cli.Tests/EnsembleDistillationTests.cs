@@ -91,7 +91,8 @@ public sealed class EnsembleDistillationTests
         Assert.AreEqual(0, evaluate.ExitCode, evaluate.Stderr);
         double accuracy = JsonNode.Parse(evaluate.Stdout)!["final"]!["accuracy"]!.GetValue<double>();
         Console.WriteLine($"ensemble of two 300-row teachers, SST-2 dev (872): accuracy {accuracy:F4}");
-        Assert.IsTrue(accuracy >= 0.60, $"ensemble accuracy {accuracy:F4} on SST-2 dev is below the bar of 0.60");
+        // Measured 0.7752 (deterministic on CPU for these seeds); the bar leaves room for other CPUs' arithmetic.
+        Assert.IsTrue(accuracy >= 0.72, $"ensemble accuracy {accuracy:F4} on SST-2 dev is below the bar of 0.72");
         var predict = CliProcess.Run("predict", "--model", _ensemble, "--text", "A warm, funny and clever film.", "--json");
         Assert.AreEqual(0, predict.ExitCode, predict.Stderr);
         Assert.IsNotNull(JsonNode.Parse(predict.Stdout)!["probabilities"]);
@@ -122,7 +123,8 @@ public sealed class EnsembleDistillationTests
         var s = distilled.PredictBatch(texts);
         double agreement = texts.Select((_, i) => t[i].Label == s[i].Label ? 1.0 : 0.0).Average();
         Console.WriteLine($"distilled student agrees with its teacher on {agreement:P1} of 872 SST-2 dev sentences");
-        Assert.IsTrue(agreement >= 0.80, $"student-teacher agreement {agreement:P1} is below the bar of 80%");
+        // Measured 95.8%; the bar leaves room for other CPUs' arithmetic.
+        Assert.IsTrue(agreement >= 0.90, $"student-teacher agreement {agreement:P1} is below the bar of 90%");
     }
 
     [TestMethod]
