@@ -251,7 +251,7 @@ public sealed class TokenClassificationTrainingTests
             double F1(string path)
             {
                 using var model = BertOnnxModel.Load(path);
-                var tags = model.PredictBatch(_devRows.Select(r => r.Words).ToList()).Select(p => (IReadOnlyList<string>)p.Words!.Select(w => w.Tag).ToList()).ToList();
+                var tags = model.PredictBatch(_devRows.Select(r => r.Words).ToList()).Select(p => (IReadOnlyList<string>)TokenClassificationTask.SpaceWords(p).Select(w => w.Tag).ToList()).ToList();
                 return EntityMetrics.Compute(_dev.Select(s => (IReadOnlyList<string>)s.Tags).ToList(), tags).F1;
             }
             double f1Fp32 = F1(fp32), f1Int8 = F1(int8);
