@@ -61,8 +61,12 @@ ui_check() {
   done
   if [ $answer = 0 ]; then
     grep -q '"id":"run","sweep":null,"status":"completed"' "$WORK/ui-runs.json" || { echo "ui: the run is not listed as completed: $(cat "$WORK/ui-runs.json")"; answer=1; }
-    curl -sf "http://127.0.0.1:$port/" | grep -q '/assets/uPlot.iife.min.js' || { echo "ui: no page at /"; answer=1; }
-    curl -sf "http://127.0.0.1:$port/assets/uPlot.iife.min.js" | grep -q 'uPlot' || { echo "ui: uPlot is not served"; answer=1; }
+    # Each answer goes to a file before it is searched: under pipefail, `curl | grep -q` fails whenever grep stops
+    # reading before curl has written the whole body (curl exits 23), which the 50 kB script made happen at random.
+    { curl -sf "http://127.0.0.1:$port/" -o "$WORK/ui-page.html" && grep -q '/assets/uPlot.iife.min.js' "$WORK/ui-page.html"; } \
+      || { echo "ui: no page at /"; answer=1; }
+    { curl -sf "http://127.0.0.1:$port/assets/uPlot.iife.min.js" -o "$WORK/ui-uplot.js" && grep -q 'uPlot' "$WORK/ui-uplot.js"; } \
+      || { echo "ui: uPlot is not served"; answer=1; }
   else
     echo "ui: no answer on port $port"; cat "$WORK/logs/ui.log"
   fi
