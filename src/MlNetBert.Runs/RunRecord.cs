@@ -132,6 +132,8 @@ internal static class RunRecord
                     AverageWeightsOverLast = o["average_weights_over_last"]!.GetValue<double>(),
                     LengthGroupedBatches = o["length_grouped_batches"]!.GetValue<bool>(),
                     SparseEmbeddingUpdates = o["sparse_embedding_updates"]!.GetValue<bool>(),
+                    // Absent in run.json files written before mixed precision.
+                    Precision = o["precision"] is { } precision ? TrainingPrecisionNames.Parse(precision.GetValue<string>(), "run.json options.precision") : TrainingPrecision.Float32,
                     Threads = o["threads"]?.GetValue<int>(),
                     Teachers = o["teachers"] is JsonArray teachers ? teachers.Select(t => t!.GetValue<string>()).ToArray() : [],
                     DistillAlpha = o["distill_alpha"]?.GetValue<double>() ?? new BertTrainingOptions().DistillAlpha,
@@ -197,6 +199,9 @@ internal static class RunRecord
         ["max_answer_length"] = o.MaxAnswerLength,
         ["length_grouped_batches"] = o.LengthGroupedBatches,
         ["sparse_embedding_updates"] = o.SparseEmbeddingUpdates,
+        ["precision"] = o.Precision.ToName(),
+        // What the machine that trained made of it (auto is bf16 only where the CPU has native bf16).
+        ["bf16_used"] = o.UsesBFloat16,
         ["threads"] = o.Threads,
         // Teachers are saved in full, like the data paths, so a resume finds them (and its cached outputs).
         ["teachers"] = o.Teachers.Count == 0 ? null : new JsonArray(o.Teachers.Select(t => (JsonNode)Path.GetFullPath(t)).ToArray()),

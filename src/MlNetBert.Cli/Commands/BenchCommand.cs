@@ -1,6 +1,5 @@
 using MlNetBert.Tasks;
 using System.CommandLine;
-using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using MlNetBert.Checkpoints;
@@ -18,6 +17,7 @@ internal static class BenchCommand
     {
         var bench = new Command("bench", "Measure training and inference speed (results as ratios against a baseline in the same run).");
         bench.Add(TrainBench());
+        bench.Add(MatmulBench());
         bench.Add(PredictBench.Create());
         bench.Add(ServeBench.Create());
         bench.Add(NasBertBench.Create());
@@ -56,8 +56,8 @@ internal static class BenchCommand
             var encoder = checkpoint.CreateEncoder();
             var examples = table.Rows.Select(r => new TrainingExample(encoder.Encode(r.Text, null, parse.GetValue(maxLength)), labels.IndexOf(r.Label!), 0)).ToList();
             var tensors = checkpoint.LoadTensors();
-            double peak = MatmulPeakGflops();
-            Console.WriteLine($"torch threads {get_num_threads()}, fp32 matrix-product peak {peak:F1} GFLOP/s, {examples.Count} rows, batch {parse.GetValue(batch)}");
+            double peak = MatrixProductSpeed.Fp32Peak();
+            Console.WriteLine($"torch threads {get_num_threads()}, fp32 matrix-product peak {peak:F1} GFLOP/s, {examples.Count} rows, batch {parse.GetValue(batch)}; CPU: {CpuFeatures.Summary}");
 
             var results = new JsonObject { ["rows"] = examples.Count, ["batch_size"] = parse.GetValue(batch), ["threads"] = get_num_threads(), ["matmul_peak_gflops"] = Math.Round(peak, 1) };
             // Unmeasured warm-up (first-use costs of libtorch's allocator and kernels), so the first configuration
@@ -70,14 +70,22 @@ internal static class BenchCommand
                 new BertFineTuner(warmOptions, ClassificationTraining.Text).Train(warm, examples.Take(Math.Min(examples.Count, 4 * parse.GetValue(batch))).ToList(), null);
             }
             double? baseline = null;
-            // The last row is MlNetBert's loop with weight averaging over every step (--average-last 1), its worst case.
-            foreach (var (name, grouped, sparse, average) in new[]
-                     { ("plain", false, false, 0.0), ("length-grouped", true, false, 0.0), ("mlnetbert", true, true, 0.0), ("mlnetbert+avg", true, true, 1.0) })
+            // Then MlNetBert's loop with weight averaging over every step (--average-last 1), its worst case, and, where the
+            // CPU multiplies bf16 natively, MlNetBert's loop with bf16 products.
+            var loops = new List<(string Name, bool Grouped, bool Sparse, double Average, bool BFloat16)>
+            {
+                ("plain", false, false, 0.0, false), ("length-grouped", true, false, 0.0, false), ("mlnetbert", true, true, 0.0, false), ("mlnetbert+avg", true, true, 1.0, false),
+            };
+            if (CpuFeatures.HasNativeBFloat16)
+                loops.Add(("mlnetbert+bf16", true, true, 0.0, true));
+            else
+                Console.WriteLine("no native bf16 on this CPU: the mlnetbert+bf16 row is left out");
+            foreach (var (name, grouped, sparse, average, bf16) in loops)
             {
                 manual_seed(1);
                 using var network = new BertClassifier(checkpoint.Config, labels.Count, Pooling.Cls);
                 network.Bert.LoadWeights(tensors, checkpoint.WeightsPath);
-                var options = new BertTrainingOptions { Epochs = 1, BatchSize = parse.GetValue(batch), LengthGroupedBatches = grouped, SparseEmbeddingUpdates = sparse, AverageWeightsOverLast = average, Seed = 1 };
+                var options = new BertTrainingOptions { Epochs = 1, BatchSize = parse.GetValue(batch), LengthGroupedBatches = grouped, SparseEmbeddingUpdates = sparse, AverageWeightsOverLast = average, Precision = bf16 ? TrainingPrecision.BFloat16 : TrainingPrecision.Float32, Seed = 1 };
                 var history = new BertFineTuner(options, ClassificationTraining.Text).Train(network, examples, null);
                 double rate = history.SamplesPerSecond;
                 baseline ??= rate;
@@ -105,21 +113,42 @@ internal static class BenchCommand
         return command;
     }
 
-    /// <summary>GFLOP/s of a large fp32 matrix product on this machine (best of 5).</summary>
-    internal static double MatmulPeakGflops()
+    private static Command MatmulBench()
     {
-        using var scope = NewDisposeScope();
-        const int n = 1536;
-        var a = randn(n, n);
-        var b = randn(n, n);
-        a.matmul(b).Dispose();
-        double best = double.MaxValue;
-        for (int i = 0; i < 5; i++)
+        var tokens = new Option<int>("--tokens") { Description = "Tokens a batch (batch size x padded length) for the BERT-shaped products.", DefaultValueFactory = _ => 32 * 48 };
+        var model = new Option<string>("--model") { DefaultValueFactory = _ => CheckpointStore.DefaultName };
+        var json = new Option<string?>("--json") { Description = "Also write the results to this JSON file." };
+        var command = new Command("matmul",
+            """
+            libtorch's matrix-product speed on this machine in fp32 and bf16: a 1536x1536 square product and the three
+            projection shapes of one BERT training step, with the CPU features that decide which kernels run.
+
+            Example:
+              mlnetbert bench matmul --json bench-matmul.json
+            """)
         {
-            var sw = Stopwatch.StartNew();
-            using var c = a.matmul(b);
-            best = Math.Min(best, sw.Elapsed.TotalSeconds);
-        }
-        return 2.0 * n * n * n / best / 1e9;
+            tokens, model, json,
+        };
+        command.SetAction(parse =>
+        {
+            var config = new CheckpointStore(log: Console.Error.WriteLine).Resolve(parse.GetValue(model)!).Config;
+            Console.WriteLine($"torch threads {get_num_threads()}; CPU: {CpuFeatures.Summary}; native bf16: {(CpuFeatures.HasNativeBFloat16 ? "yes" : "no")}");
+            var timings = MatrixProductSpeed.Survey(config.HiddenSize, config.IntermediateSize, parse.GetValue(tokens));
+            var rows = new JsonArray();
+            foreach (var shape in timings.GroupBy(t => t.Shape))
+            {
+                double fp32 = shape.Single(t => t.DType == ScalarType.Float32).Gflops;
+                double bf16 = shape.Single(t => t.DType == ScalarType.BFloat16).Gflops;
+                Console.WriteLine($"{shape.Key,-42} fp32 {fp32,7:F1} GFLOP/s   bf16 {bf16,7:F1} GFLOP/s   bf16/fp32 x{bf16 / fp32:F2}");
+                rows.Add(new JsonObject { ["shape"] = shape.Key, ["fp32_gflops"] = Math.Round(fp32, 1), ["bf16_gflops"] = Math.Round(bf16, 1), ["bf16_ratio"] = Math.Round(bf16 / fp32, 3) });
+            }
+            if (parse.GetValue(json) is { } path)
+            {
+                var results = new JsonObject { ["threads"] = get_num_threads(), ["cpu"] = CpuFeatures.Summary, ["native_bf16"] = CpuFeatures.HasNativeBFloat16, ["products"] = rows };
+                AtomicFile.WriteAllText(path, results.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+            }
+            return ExitCodes.Success;
+        });
+        return command;
     }
 }

@@ -8,6 +8,29 @@ namespace MlNetBert.Modeling;
 // The whole BERT encoder in one file, after HuggingFace's modeling_bert.py. Field names are HuggingFace's, so
 // state_dict() keys are exactly the names in a model.safetensors ("encoder.layer.3.attention.self.query.weight").
 
+/// <summary>
+/// The number format the encoder's dense projections multiply in, shared by every layer of one <see cref="BertModel"/>.
+/// With <see cref="BFloat16"/> the inputs, weights and biases of each projection are cast to bfloat16 for the product
+/// and the result back to float32: the weights themselves stay float32 (the optimizer updates fp32 master weights),
+/// and LayerNorm, softmax, attention and the loss stay float32. Only worth it on CPUs that multiply bf16 natively
+/// (<see cref="Training.CpuFeatures.HasNativeBFloat16"/>); elsewhere libtorch emulates it and it is slower.
+/// </summary>
+public sealed class ComputePrecision
+{
+    /// <summary>Multiply the dense projections in bfloat16.</summary>
+    public bool BFloat16 { get; set; }
+
+    /// <summary><paramref name="layer"/> applied to <paramref name="x"/> in this precision.</summary>
+    public Tensor Project(Linear layer, Tensor x)
+    {
+        if (!BFloat16)
+            return layer.forward(x);
+        using var scope = NewDisposeScope();
+        var product = nn.functional.linear(x.to(bfloat16), layer.weight!.to(bfloat16), layer.bias?.to(bfloat16));
+        return product.to(float32).MoveToOuterDisposeScope();
+    }
+}
+
 /// <summary>Word + position + token type embeddings, then LayerNorm and dropout.</summary>
 public sealed class BertEmbeddings : nn.Module
 {
@@ -50,10 +73,12 @@ public sealed class BertSelfAttention : nn.Module
     private readonly int _heads;
     private readonly int _headSize;
     private readonly double _dropout;
+    private readonly ComputePrecision _precision;
 
-    public BertSelfAttention(BertConfig config)
+    public BertSelfAttention(BertConfig config, ComputePrecision precision)
         : base(nameof(BertSelfAttention))
     {
+        _precision = precision;
         query = nn.Linear(config.HiddenSize, config.HiddenSize);
         key = nn.Linear(config.HiddenSize, config.HiddenSize);
         value = nn.Linear(config.HiddenSize, config.HiddenSize);
@@ -68,7 +93,7 @@ public sealed class BertSelfAttention : nn.Module
     public Tensor Forward(Tensor hidden, Tensor additiveMask)
     {
         long b = hidden.shape[0], l = hidden.shape[1];
-        Tensor Split(Linear projection) => projection.forward(hidden).view(b, l, _heads, _headSize).transpose(1, 2);
+        Tensor Split(Linear projection) => _precision.Project(projection, hidden).view(b, l, _heads, _headSize).transpose(1, 2);
         var q = Split(query);
         var k = Split(key);
         var v = Split(value);
@@ -85,10 +110,12 @@ public sealed class BertResidualOutput : nn.Module
     private readonly LayerNorm LayerNorm;
 #pragma warning restore IDE1006
     private readonly double _dropout;
+    private readonly ComputePrecision _precision;
 
-    public BertResidualOutput(int inputSize, BertConfig config)
+    public BertResidualOutput(int inputSize, BertConfig config, ComputePrecision precision)
         : base(nameof(BertResidualOutput))
     {
+        _precision = precision;
         dense = nn.Linear(inputSize, config.HiddenSize);
         LayerNorm = nn.LayerNorm([config.HiddenSize], config.LayerNormEps);
         _dropout = config.HiddenDropoutProb;
@@ -96,7 +123,7 @@ public sealed class BertResidualOutput : nn.Module
     }
 
     public Tensor Forward(Tensor x, Tensor residual) =>
-        LayerNorm.forward(nn.functional.dropout(dense.forward(x), _dropout, training) + residual);
+        LayerNorm.forward(nn.functional.dropout(_precision.Project(dense, x), _dropout, training) + residual);
 }
 
 /// <summary>Self-attention followed by its residual output.</summary>
@@ -107,11 +134,11 @@ public sealed class BertAttention : nn.Module
     private readonly BertResidualOutput output;
 #pragma warning restore IDE1006, CS8981
 
-    public BertAttention(BertConfig config)
+    public BertAttention(BertConfig config, ComputePrecision precision)
         : base(nameof(BertAttention))
     {
-        self = new BertSelfAttention(config);
-        output = new BertResidualOutput(config.HiddenSize, config);
+        self = new BertSelfAttention(config, precision);
+        output = new BertResidualOutput(config.HiddenSize, config, precision);
         RegisterComponents();
     }
 
@@ -125,10 +152,12 @@ public sealed class BertIntermediate : nn.Module
     private readonly Linear dense;
 #pragma warning restore IDE1006
     private readonly string _activation;
+    private readonly ComputePrecision _precision;
 
-    public BertIntermediate(BertConfig config)
+    public BertIntermediate(BertConfig config, ComputePrecision precision)
         : base(nameof(BertIntermediate))
     {
+        _precision = precision;
         dense = nn.Linear(config.HiddenSize, config.IntermediateSize);
         _activation = config.HiddenAct;
         RegisterComponents();
@@ -136,7 +165,7 @@ public sealed class BertIntermediate : nn.Module
 
     public Tensor Forward(Tensor x)
     {
-        var h = dense.forward(x);
+        var h = _precision.Project(dense, x);
         return _activation switch
         {
             "relu" => nn.functional.relu(h),
@@ -155,12 +184,12 @@ public sealed class BertLayer : nn.Module
     private readonly BertResidualOutput output;
 #pragma warning restore IDE1006
 
-    public BertLayer(BertConfig config)
+    public BertLayer(BertConfig config, ComputePrecision precision)
         : base(nameof(BertLayer))
     {
-        attention = new BertAttention(config);
-        intermediate = new BertIntermediate(config);
-        output = new BertResidualOutput(config.IntermediateSize, config);
+        attention = new BertAttention(config, precision);
+        intermediate = new BertIntermediate(config, precision);
+        output = new BertResidualOutput(config.IntermediateSize, config, precision);
         RegisterComponents();
     }
 
@@ -179,10 +208,10 @@ public sealed class BertEncoder : nn.Module
 #pragma warning restore IDE1006
     private readonly BertLayer[] _layers;
 
-    public BertEncoder(BertConfig config)
+    public BertEncoder(BertConfig config, ComputePrecision precision)
         : base(nameof(BertEncoder))
     {
-        _layers = Enumerable.Range(0, config.NumHiddenLayers).Select(_ => new BertLayer(config)).ToArray();
+        _layers = Enumerable.Range(0, config.NumHiddenLayers).Select(_ => new BertLayer(config, precision)).ToArray();
         layer = nn.ModuleList(_layers);
         RegisterComponents();
     }
@@ -224,12 +253,15 @@ public sealed class BertModel : nn.Module
     {
         Config = config;
         embeddings = new BertEmbeddings(config);
-        encoder = new BertEncoder(config);
+        encoder = new BertEncoder(config, Precision);
         pooler = config.AddPoolingLayer ? new BertPooler(config) : null;
         RegisterComponents();
     }
 
     public BertConfig Config { get; }
+
+    /// <summary>The number format of the encoder's dense projections (float32 unless training turns bf16 on).</summary>
+    public ComputePrecision Precision { get; } = new();
 
     public BertEmbeddings Embeddings => embeddings;
 

@@ -146,6 +146,20 @@ public sealed class BertFineTuner
             // (Not HashCode.Combine: .NET randomises it per process.)
             var rng = new Random(unchecked(_o.Seed * 7919 + epoch));
             var batches = _o.LengthGroupedBatches ? LengthGroupedBatches(_train, _o.BatchSize, rng) : ShuffledBatches(_train.Count, _o.BatchSize, rng);
+            // Mixed precision covers the training steps only; validation, snapshots and exports see the fp32 model.
+            _model.Bert.Precision.BFloat16 = _o.UsesBFloat16;
+            try
+            {
+                TrainBatches(epoch, batches);
+            }
+            finally
+            {
+                _model.Bert.Precision.BFloat16 = false;
+            }
+        }
+
+        private void TrainBatches(int epoch, List<int[]> batches)
+        {
             for (int b = State.NextBatch; b < batches.Count; b++)
             {
                 bool startsStep = b % _o.GradientAccumulationSteps == 0;

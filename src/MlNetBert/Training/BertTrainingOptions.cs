@@ -126,6 +126,23 @@ public sealed record BertTrainingOptions
     /// </summary>
     public bool SparseEmbeddingUpdates { get; init; } = true;
 
+    /// <summary>
+    /// The number format of the encoder's dense projections during training steps. <see cref="TrainingPrecision.BFloat16"/>
+    /// is mixed precision: the products run in bfloat16 while the weights, the optimizer, LayerNorm, attention, the
+    /// loss, validation and every export stay float32. <see cref="TrainingPrecision.Auto"/> uses bf16 where the CPU
+    /// multiplies it natively (<see cref="CpuFeatures.HasNativeBFloat16"/>) and fp32 elsewhere, since emulated bf16 is
+    /// slower than fp32.
+    /// </summary>
+    public TrainingPrecision Precision { get; init; } = TrainingPrecision.Float32;
+
+    /// <summary>Whether training steps multiply in bf16 on this machine.</summary>
+    public bool UsesBFloat16 => Precision switch
+    {
+        TrainingPrecision.BFloat16 => true,
+        TrainingPrecision.Auto => CpuFeatures.HasNativeBFloat16,
+        _ => false,
+    };
+
     /// <summary>Save resumable state to this folder (every N steps, each epoch end, and on cancellation); resume from it when it holds a state.</summary>
     public CheckpointSettings? Checkpoints { get; init; }
 
@@ -197,6 +214,8 @@ public sealed record BertTrainingOptions
         Check(DocStride >= 0, nameof(DocStride), DocStride, "0 or more");
         Check(MaxAnswerLength >= 1, nameof(MaxAnswerLength), MaxAnswerLength, "at least 1");
         Check(AnswerCount >= 1, nameof(AnswerCount), AnswerCount, "at least 1");
+        Check(Precision != TrainingPrecision.BFloat16 || CpuFeatures.HasNativeBFloat16, nameof(Precision), Precision.ToName(),
+            $"fp32 or auto: this CPU has no native bf16 (it reports: {CpuFeatures.Summary}), where bf16 products are slower than fp32");
     }
 }
 
@@ -249,6 +268,40 @@ public readonly record struct FreezeSpec(FreezeKind Kind, int Layers = 0)
         FreezeKind.Embeddings => "embeddings",
         FreezeKind.Encoder => "encoder",
         _ => $"bottom:{Layers}",
+    };
+}
+
+/// <summary>The number format of training's matrix products (<see cref="BertTrainingOptions.Precision"/>).</summary>
+public enum TrainingPrecision
+{
+    /// <summary>float32 everywhere.</summary>
+    Float32,
+
+    /// <summary>bfloat16 products with float32 weights (mixed precision); needs a CPU with native bf16.</summary>
+    BFloat16,
+
+    /// <summary>bfloat16 products where the CPU has native bf16, float32 elsewhere.</summary>
+    Auto,
+}
+
+/// <summary>The names of <see cref="TrainingPrecision"/> values on the command line and in run.json.</summary>
+public static class TrainingPrecisionNames
+{
+    /// <summary><c>fp32</c>, <c>bf16</c> or <c>auto</c>.</summary>
+    public static string ToName(this TrainingPrecision precision) => precision switch
+    {
+        TrainingPrecision.BFloat16 => "bf16",
+        TrainingPrecision.Auto => "auto",
+        _ => "fp32",
+    };
+
+    /// <summary>The value named <paramref name="name"/>; a clear error otherwise.</summary>
+    public static TrainingPrecision Parse(string name, string what) => name switch
+    {
+        "fp32" => TrainingPrecision.Float32,
+        "bf16" => TrainingPrecision.BFloat16,
+        "auto" => TrainingPrecision.Auto,
+        _ => throw new BadInputException($"{what} must be fp32, bf16 or auto, not '{name}'"),
     };
 }
 
