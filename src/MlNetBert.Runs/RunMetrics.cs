@@ -32,6 +32,8 @@ internal static class RunMetrics
             ["trainable_parameters"] = history.TrainableParameters,
             ["total_parameters"] = history.TotalParameters,
             ["real_token_fraction"] = history.PaddedTokens == 0 ? 0 : Math.Round((double)history.RealTokens / history.PaddedTokens, 4),
+            ["peak_working_set_bytes"] = history.PeakWorkingSetBytes,
+            ["bf16"] = history.BFloat16,
         };
         Write(run.MetricsJson, json);
     }

@@ -40,6 +40,7 @@ public sealed class BadInputTests
         ["CoNLL bad tag", "t.conll=EU B-ORG\nrejects O\n\nGerman X-MISC\n", "train --task token-classification --train {dir}/t.conll", "t.conll:4: column 1: tag 'X-MISC' is not O, B-TYPE or I-TYPE"],
         ["CoNLL unseen validation tag", "t.conll=EU B-ORG\nrejects O\n\nGermany B-LOC\n|v.conll=EU B-ORG\nvisits O\nParis B-PER\n", "train --task token-classification --train {dir}/t.conll --valid {dir}/v.conll", "v.conll:3: tag 'B-PER' does not occur in the training data"],
         ["tagged table count", "t.tsv=words\ttags\nEU rejects German\tB-ORG O\n", "train --task token-classification --train {dir}/t.tsv", "t.tsv:2: column 'tags': 3 words but 2 tags"],
+        ["bad precision", "t.tsv=" + Good, "train --train {dir}/t.tsv --precision fp16", "--precision must be fp32, bf16 or auto, not 'fp16'"],
         ["bad quoting", "t.tsv=" + Good, "train --train {dir}/t.tsv --quoting maybe", "--quoting must be on or off, not 'maybe'"],
         ["pair task without second column", "t.tsv=" + Good, "train --train {dir}/t.tsv --task pair-classification", "needs --text2-column"],
         ["unknown option", "t.tsv=" + Good, "train --train {dir}/t.tsv --epochz", "--epochz"],

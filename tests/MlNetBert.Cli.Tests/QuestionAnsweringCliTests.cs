@@ -124,6 +124,21 @@ public sealed class QuestionAnsweringCliTests
         StringAssert.Contains(error, "inputs[0].context is empty");
     }
 
+    /// <summary>A context is read whole in windows: one over the character limit is refused, never cut (even with --long-text truncate).</summary>
+    [TestMethod]
+    public async Task Serve_ContextOverTheCharacterLimit_IsRefusedNotCut()
+    {
+        Assert.AreEqual(0, _train.ExitCode, _train.Stderr);
+        await using var host = await ServeHost.StartAsync(new MlNetBert.Serving.ServerOptions { ModelPath = Path.Combine(_run, "model.onnx"), MaxTextChars = 100 });
+        string context = string.Concat(Enumerable.Repeat("The bridge opened in 1901. ", 5)); // 135 characters
+        var body = new JsonObject { ["inputs"] = new JsonArray(new JsonObject { ["question"] = "When did it open?", ["context"] = context }) };
+        using var response = await host.PostAsync("/v1/predict", body.ToJsonString());
+        string text = await response.Content.ReadAsStringAsync();
+        Assert.AreEqual(System.Net.HttpStatusCode.UnprocessableEntity, response.StatusCode, text);
+        StringAssert.Contains(text, "\"code\":\"text_too_long\"");
+        StringAssert.Contains(text, "inputs[0].context has 135 characters; this server takes at most 100, and a question-answering model reads whole texts (in windows), so it never cuts one");
+    }
+
     [TestMethod]
     public void Predict_WithoutAContext_ExitsWithTwo()
     {

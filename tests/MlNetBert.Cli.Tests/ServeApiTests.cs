@@ -236,13 +236,18 @@ public sealed class ServeApiTests
 
         var schemas = document["components"]!["schemas"]!.AsObject();
         Console.WriteLine(string.Join(", ", schemas.Select(s => s.Key)));
-        foreach (var shape in new[] { "PredictRequestBody", "TextInput", "PredictResponse", "ModelIdentity", "Entity", "Answer", "ServedModelInfo", "ModelList" })
+        foreach (var shape in new[] { "PredictRequestBody", "PredictInputTextInput", "PredictInputQuestionInput", "PredictResponse", "ModelIdentity", "Entity", "Answer", "ServedModelInfo", "ModelList" })
             Assert.IsTrue(schemas.ContainsKey(shape), $"no schema {shape}");
         // The generator names a derived shape after its base: PredictionOutputClassificationOutput.
         string[] outputs = ["ClassificationOutput", "SimilarityOutput", "TokenClassificationOutput", "QuestionAnsweringOutput", "EmbeddingOutput"];
         CollectionAssert.AreEquivalent(outputs.Select(o => "PredictionOutput" + o).ToArray(),
             schemas["PredictionOutput"]!["anyOf"]!.AsArray().Select(s => s!["$ref"]!.GetValue<string>().Split('/')[^1]).ToArray());
         Assert.IsNull(schemas["PredictionOutput"]!["discriminator"], "outputs carry no type tag");
+        // Inputs: text (+ text2) or question + context, also without a type tag.
+        CollectionAssert.AreEquivalent(new[] { "PredictInputTextInput", "PredictInputQuestionInput" },
+            schemas["PredictInput"]!["anyOf"]!.AsArray().Select(s => s!["$ref"]!.GetValue<string>().Split('/')[^1]).ToArray());
+        Assert.IsNull(schemas["PredictInput"]!["discriminator"], "inputs carry no type tag");
+        CollectionAssert.AreEquivalent(new[] { "question", "context" }, schemas["PredictInputQuestionInput"]!["properties"]!.AsObject().Select(p => p.Key).ToArray());
         Assert.HasCount(ErrorCodes.All.Count, schemas["ProblemDetails"]!["properties"]!["code"]!["enum"]!.AsArray());
         Assert.AreEqual(8, schemas["PredictRequestBody"]!["properties"]!["inputs"]!["maxItems"]!.GetValue<int>());
         Assert.AreEqual("number", schemas["PredictionOutputSimilarityOutput"]!["properties"]!["score"]!["type"]!.GetValue<string>());

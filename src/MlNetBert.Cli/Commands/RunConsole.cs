@@ -59,7 +59,8 @@ internal static class RunConsole
         Console.WriteLine();
         Console.WriteLine($"validation ({result.ValidRows} rows): " + string.Join(", ", result.FinalMetrics
             .Where(kv => kv.Key is "accuracy" or "macro_f1" or "log_loss" or "pearson" or "spearman" or "f1" or "precision" or "recall" or "token_accuracy").Select(kv => $"{kv.Key} {kv.Value:F4}")));
-        Console.WriteLine($"training time {ConsoleProgress.Format(history.TrainingTime)}, {history.SamplesPerSecond:F1} samples/s");
+        Console.WriteLine($"training time {ConsoleProgress.Format(history.TrainingTime)}, {history.SamplesPerSecond:F1} samples/s{(history.BFloat16 ? " (bf16 products)" : "")}, " +
+            $"peak working set {history.PeakWorkingSetBytes / (double)(1L << 30):F2} GiB");
         Console.WriteLine($"run folder: {result.Folder.Path} (model.zip loads with ML.NET's mlContext.Model.Load, input column{(result.IsPair ? "s Text, Text2" : " Text")}{(result.Parity is not null ? "; model.onnx with ONNX Runtime" : "")})");
     }
 

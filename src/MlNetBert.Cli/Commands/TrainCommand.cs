@@ -51,7 +51,8 @@ internal static class TrainCommand
         private readonly Option<bool> _labelAllSubTokens = new("--label-all-subtokens") { Description = "token-classification only: label every sub-token of a word (B-X becomes I-X after the first), not only the first." };
         private readonly Option<string> _model = new("--model") { Description = "Checkpoint: minilm-l6 (default), arctic-xs, a HuggingFace BERT folder, or nasbert (ML.NET's own TextClassification / SentenceSimilarity; needs NasBert2000000.tsm in $TMPDIR/mlnet).", DefaultValueFactory = _ => CheckpointStore.DefaultName };
         private readonly Option<int> _epochs = new("--epochs") { Description = "Passes over the training data.", DefaultValueFactory = _ => 3 };
-        private readonly Option<int> _batchSize = new("--batch-size") { Description = "Examples per step.", DefaultValueFactory = _ => 32 };
+        private readonly Option<int?> _batchSize = new("--batch-size") { Description = "Examples per step. Default: 32; 16 for question-answering (its 384-token windows take about four times the memory of a 128-token row)." };
+        private readonly Option<int> _accumulation = new("--gradient-accumulation") { Description = "Batches whose gradients add up before each optimizer step (the effective batch is --batch-size times this); saves memory at the same effective batch.", DefaultValueFactory = _ => 1 };
         private readonly Option<double> _learningRate = new("--learning-rate") { Description = "Peak AdamW learning rate.", DefaultValueFactory = _ => 1e-4 };
         private readonly Option<int?> _maxLength = new("--max-length") { Description = "Maximum tokens per input (pairs together). Default: 128; 384 for question-answering." };
         private readonly Option<int> _docStride = new("--doc-stride") { Description = "question-answering: context tokens that consecutive windows share.", DefaultValueFactory = _ => 128 };
@@ -97,7 +98,7 @@ internal static class TrainCommand
                   mlnetbert train --task question-answering --train squad/dev-v1.1.part1.json --valid squad/dev-v1.1.part2.json --epochs 2
                 """)
             {
-                _train, _valid, _validSplit, _task, _loss, _labelAllSubTokens, _model, _epochs, _batchSize, _learningRate, _maxLength, _docStride, _maxAnswerLength, _maxRows, _seed, _freeze, _pooling,
+                _train, _valid, _validSplit, _task, _loss, _labelAllSubTokens, _model, _epochs, _batchSize, _accumulation, _learningRate, _maxLength, _docStride, _maxAnswerLength, _maxRows, _seed, _freeze, _pooling,
                 _warmup, _weightDecay, _lld, _reinit, _average, _patience, _precision, _threads, _output, _checkpointEvery, _noExport, _teacher, _distillAlpha,
                 _distillTemperature, _unlabeled, Resume,
             };
@@ -121,7 +122,8 @@ internal static class TrainCommand
             {
                 Checkpoint = parse.GetValue(_model)!,
                 Epochs = parse.GetValue(_epochs),
-                BatchSize = parse.GetValue(_batchSize),
+                BatchSize = parse.GetValue(_batchSize) ?? (task.ReadsAnswerSpan ? 16 : 32),
+                GradientAccumulationSteps = parse.GetValue(_accumulation),
                 LearningRate = parse.GetValue(_learningRate),
                 MaxSequenceLength = parse.GetValue(_maxLength) ?? (task.ReadsAnswerSpan ? 384 : 128),
                 DocStride = parse.GetValue(_docStride),

@@ -31,6 +31,13 @@ public abstract class InferenceTask
     /// <summary>Whether an empty text is refused (a question or a context with nothing to read); default false.</summary>
     public virtual bool RequiresText => false;
 
+    /// <summary>
+    /// Whether the task reads every character of a long text, in overlapping windows (question answering's context,
+    /// token classification's sentence), so that cutting a text would lose answers or entities; default false (the
+    /// model reads at most its max length in tokens, and a server may cut what lies beyond).
+    /// </summary>
+    public virtual bool ReadsWholeText => false;
+
     /// <summary>Whether predictions carry a label (and so the card needs labels).</summary>
     public abstract bool HasLabels { get; }
 

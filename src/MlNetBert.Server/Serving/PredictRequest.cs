@@ -78,9 +78,9 @@ internal sealed class PredictRequest
             if (task.RequiresText && pairModel && string.IsNullOrWhiteSpace(text2))
                 throw new ApiException(ErrorCodes.MissingText, $"{path}.{text2Field} is empty");
 
-            texts[i] = Limit(text, $"{path}{(item.ValueKind == JsonValueKind.Object ? "." + textField : "")}", limits, ref truncated[i]);
+            texts[i] = Limit(text, $"{path}{(item.ValueKind == JsonValueKind.Object ? "." + textField : "")}", task, limits, ref truncated[i]);
             if (texts2 is not null)
-                texts2[i] = Limit(text2!, $"{path}.{text2Field}", limits, ref truncated[i]);
+                texts2[i] = Limit(text2!, $"{path}.{text2Field}", task, limits, ref truncated[i]);
             i++;
         }
         return new PredictRequest(texts, texts2, truncated);
@@ -91,10 +91,14 @@ internal sealed class PredictRequest
             ? element.GetString()!
             : throw new ApiException(ErrorCodes.InvalidType, $"{path} must be a string, not {Describe(element.ValueKind)}");
 
-    private static string Limit(string text, string path, ServerOptions limits, ref bool truncated)
+    private static string Limit(string text, string path, MlNetBert.Inference.InferenceTask task, ServerOptions limits, ref bool truncated)
     {
         if (text.Length <= limits.MaxTextChars)
             return text;
+        // A task that reads the whole text in windows would silently lose what lies past the cut (an answer, an entity).
+        if (task.ReadsWholeText)
+            throw new ApiException(ErrorCodes.TextTooLong,
+                $"{path} has {text.Length} characters; this server takes at most {limits.MaxTextChars}, and a {task.Name} model reads whole texts (in windows), so it never cuts one: send a shorter text or start the server with a larger --max-text-chars");
         if (limits.LongText == LongTextPolicy.Reject)
             throw new ApiException(ErrorCodes.TextTooLong, $"{path} has {text.Length} characters; this server takes at most {limits.MaxTextChars}");
         truncated = true;

@@ -1,4 +1,5 @@
 using System.ComponentModel;
+using System.Text.Json.Serialization;
 using MlNetBert.Inference;
 
 namespace MlNetBert.Serving;
@@ -8,10 +9,19 @@ namespace MlNetBert.Serving;
 /// mistake gets its own error code; this record gives the OpenAPI document its schema.)
 /// </summary>
 /// <param name="Inputs">The inputs, answered one output each, in order.</param>
-[Description("Inputs to predict. An input is a plain string (one-text models) or an object with text and text2 (pair models).")]
+[Description("Inputs to predict. An input is a plain string (one-text models), an object with text and text2 (pair models), or an object with question and context (question-answering models).")]
 public sealed record PredictRequestBody(
-    [property: Description("Plain strings for one-text models (\"a text\" stands for {\"text\": \"a text\"}); objects with text and text2 for pair models.")]
-    IReadOnlyList<TextInput> Inputs);
+    [property: Description("Plain strings for one-text models (\"a text\" stands for {\"text\": \"a text\"}); objects with text and text2 for pair models; objects with question and context for question answering.")]
+    IReadOnlyList<PredictInput> Inputs);
+
+/// <summary>
+/// One input, in the shape the model's task reads (<see cref="InferenceTask.TextField"/>, <see cref="InferenceTask.Text2Field"/>).
+/// Inputs carry no type tag: the served model decides which shape it takes.
+/// </summary>
+[JsonPolymorphic]
+[JsonDerivedType(typeof(TextInput))]
+[JsonDerivedType(typeof(QuestionInput))]
+public abstract record PredictInput;
 
 /// <summary>One input: a text, and a second text for pair models.</summary>
 /// <param name="Text">The text (the first of a pair).</param>
@@ -19,7 +29,15 @@ public sealed record PredictRequestBody(
 public sealed record TextInput(
     string Text,
     [property: Description("Required by pair models (pair classification, sentence similarity), refused by one-text models.")]
-    string? Text2 = null);
+    string? Text2 = null) : PredictInput;
+
+/// <summary>One question for a question-answering model, with the text its answer is cut from.</summary>
+/// <param name="Question">The question.</param>
+/// <param name="Context">The text to find the answer in; any length (it is read in overlapping windows), up to the server's character limit.</param>
+public sealed record QuestionInput(
+    string Question,
+    [property: Description("The text the answer is cut from (character offsets in the output refer to it); read in overlapping windows.")]
+    string Context) : PredictInput;
 
 /// <summary>Which model answered: every prediction response starts with it.</summary>
 /// <param name="Name">The model's name (<c>--model name=path</c>, else the file or folder name).</param>

@@ -63,9 +63,9 @@ internal static class ServerOpenApi
         {
             // The limits are the server's settings, not the types', so they are filled in here.
             var type = context.JsonTypeInfo.Type;
-            if (type == typeof(PredictionOutput))
+            if (type == typeof(PredictionOutput) || type == typeof(PredictInput))
             {
-                // Outputs carry no type tag (the response's task names the shape), so the generator's "$type"
+                // Outputs and inputs carry no type tag (the model's task names the shape), so the generator's "$type"
                 // discriminator would promise a field that never comes.
                 schema.Discriminator = null;
             }
@@ -85,7 +85,7 @@ internal static class ServerOpenApi
                 inputs.MinItems = 1;
                 inputs.MaxItems = options.MaxInputs;
             }
-            if (type == typeof(TextInput) && options.LongText == LongTextPolicy.Reject)
+            if ((type == typeof(TextInput) || type == typeof(QuestionInput)) && options.LongText == LongTextPolicy.Reject)
             {
                 foreach (var (_, property) in schema.Properties ?? new Dictionary<string, IOpenApiSchema>())
                 {

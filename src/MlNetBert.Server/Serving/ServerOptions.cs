@@ -55,12 +55,17 @@ public sealed record ServerOptions
     /// <summary>Most inputs in one request (default 64); more is refused with 422 <c>too_many_inputs</c>.</summary>
     public int MaxInputs { get; init; } = 64;
 
-    /// <summary>Longest text, in UTF-16 characters, of each <c>text</c> and <c>text2</c> (default 2000). See <see cref="LongText"/>.</summary>
-    public int MaxTextChars { get; init; } = 2000;
+    /// <summary>
+    /// Longest text, in UTF-16 characters, of each input field (default 20,000: a question-answering context of a few
+    /// thousand words fits). See <see cref="LongText"/>.
+    /// </summary>
+    public int MaxTextChars { get; init; } = 20_000;
 
     /// <summary>
-    /// What to do with a longer text (default <see cref="LongTextPolicy.Truncate"/>: the model reads at most its max
-    /// length in tokens anyway, a few hundred characters, so cutting at the character limit changes nothing).
+    /// What to do with a longer text (default <see cref="LongTextPolicy.Truncate"/>: a classifier reads at most its max
+    /// length in tokens anyway, a few hundred characters, so cutting at the character limit changes nothing). Tasks
+    /// that read whole texts in windows (<see cref="Inference.InferenceTask.ReadsWholeText"/>: question answering,
+    /// token classification) are never cut: a longer text is refused with 422 <c>text_too_long</c>.
     /// </summary>
     public LongTextPolicy LongText { get; init; } = LongTextPolicy.Truncate;
 

@@ -72,7 +72,11 @@ public sealed class BertFineTuner
         var time = run.Elapsed();
         var state = run.State;
         return new TrainingHistory(state.Epochs, state.Steps, state.BestEpoch, ValidationMetricName, time, state.SamplesSeen / time.TotalSeconds,
-            trainable, total, state.RealTokens, state.PaddedTokens);
+            trainable, total, state.RealTokens, state.PaddedTokens)
+        {
+            PeakWorkingSetBytes = Process.GetCurrentProcess().PeakWorkingSet64,
+            BFloat16 = o.UsesBFloat16,
+        };
     }
 
     /// <summary>

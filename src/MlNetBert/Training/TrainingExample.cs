@@ -44,4 +44,11 @@ public sealed record TrainingHistory(
     long TrainableParameters,
     long TotalParameters,
     long RealTokens,
-    long PaddedTokens);
+    long PaddedTokens)
+{
+    /// <summary>The process's peak working set when training ended (before any export), in bytes; 0 when not measured.</summary>
+    public long PeakWorkingSetBytes { get; init; }
+
+    /// <summary>Whether the training steps multiplied in bf16 (<see cref="BertTrainingOptions.UsesBFloat16"/>).</summary>
+    public bool BFloat16 { get; init; }
+}

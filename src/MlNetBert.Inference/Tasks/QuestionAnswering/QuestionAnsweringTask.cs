@@ -57,6 +57,9 @@ public sealed class QuestionAnsweringTask : InferenceTask
 
     public override bool TokenLevel => true;
 
+    /// <summary>Long inputs are read in overlapping windows, never cut.</summary>
+    public override bool ReadsWholeText => true;
+
     public override IReadOnlyList<string> OutputNames { get; } = [ModelFileFormat.StartLogits, ModelFileFormat.EndLogits];
 
     public override IReadOnlyList<int> OutputWidths(ModelCard card) => [1, 1];

@@ -35,6 +35,9 @@ public sealed class TokenClassificationTask : InferenceTask
 
     public override bool TokenLevel => true;
 
+    /// <summary>Long inputs are read in overlapping windows, never cut.</summary>
+    public override bool ReadsWholeText => true;
+
     public override IReadOnlyList<string> OutputNames { get; } = [ModelFileFormat.Logits];
 
     public override IReadOnlyList<int> OutputWidths(ModelCard card) => [card.Labels.Count];
