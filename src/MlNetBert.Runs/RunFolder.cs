@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using MlNetBert.Inference;
 
 namespace MlNetBert.Runs;
 
@@ -64,10 +65,10 @@ public sealed class RunFolder
     public const string CurvesPngName = "curves.png";
 
     /// <summary>The ML.NET model (<c>mlContext.Model.Load</c>).</summary>
-    public const string ModelZipName = "model.zip";
+    public const string ModelZipName = ServableModelPath.ZipFileName;
 
     /// <summary>The verified ONNX export.</summary>
-    public const string ModelOnnxName = "model.onnx";
+    public const string ModelOnnxName = ServableModelPath.OnnxFileName;
 
     /// <summary>File name of a distilled run's cached teacher outputs.</summary>
     public const string TeacherOutputsName = "teacher-outputs.bin";
@@ -198,21 +199,7 @@ public sealed class RunFolder
     /// or the <c>model.onnx</c> in a run folder.
     /// </summary>
     /// <exception cref="BadInputException">A folder without model.onnx, or a trained .zip: the message gives the export command.</exception>
-    public static string ResolveModelOnnx(string path)
-    {
-        if (Directory.Exists(path))
-        {
-            var run = At(path);
-            if (System.IO.File.Exists(run.ModelOnnx))
-                return run.ModelOnnx;
-            throw new BadInputException(System.IO.File.Exists(run.ModelZip)
-                ? $"{path}: run folder without model.onnx; export it first: mlnetbert export --model {run.ModelZip} --out {run.ModelOnnx}"
-                : $"{path}: a folder without model.onnx{run.WhyNoModel()}; pass an exported .onnx file or a run folder");
-        }
-        if (string.Equals(System.IO.Path.GetExtension(path), ".zip", StringComparison.OrdinalIgnoreCase))
-            throw new BadInputException($"{path}: serve runs exported ONNX models, not a trained .zip; export it first: mlnetbert export --model {path} --out model.onnx");
-        return path;
-    }
+    public static string ResolveModelOnnx(string path) => ServableModelPath.Resolve(path, folder => At(folder).WhyNoModel());
 
     /// <summary>When a folder has no model: what its run.json says, if it is a run folder whose run did not complete.</summary>
     private string WhyNoModel()

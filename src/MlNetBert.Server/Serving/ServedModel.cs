@@ -29,7 +29,7 @@ internal sealed class ServedModel : IDisposable
     /// <summary>Loads the model; <see cref="BadInputException"/> names the file when it is missing or not an MlNetBert model.</summary>
     public static ServedModel Load(ModelSource source, ServerOptions options, Action<string> log)
     {
-        string path = ResolveModelFile(source.Path);
+        string path = ServableModelPath.Resolve(source.Path);
         var model = BertOnnxModel.Load(path, new BertOnnxOptions { Provider = options.Provider, IntraOpThreads = options.Threads, Log = log });
         try
         {
@@ -47,27 +47,6 @@ internal sealed class ServedModel : IDisposable
             model.Dispose();
             throw;
         }
-    }
-
-    /// <summary>
-    /// The ONNX file to serve: the path itself, or a run folder's model.onnx. A trained .zip (or a run folder
-    /// trained with --no-export) gets the export command to run first.
-    /// </summary>
-    internal static string ResolveModelFile(string path)
-    {
-        if (Directory.Exists(path))
-        {
-            string onnx = Path.Combine(path, "model.onnx");
-            if (File.Exists(onnx))
-                return onnx;
-            string zip = Path.Combine(path, "model.zip");
-            throw new BadInputException(File.Exists(zip)
-                ? $"{path}: run folder without model.onnx; export it first: mlnetbert export --model {zip} --out {onnx}"
-                : $"{path}: a folder without model.onnx; pass an exported .onnx file or a run folder");
-        }
-        if (string.Equals(Path.GetExtension(path), ".zip", StringComparison.OrdinalIgnoreCase))
-            throw new BadInputException($"{path}: serve runs exported ONNX models, not a trained .zip; export it first: mlnetbert export --model {path} --out model.onnx");
-        return path;
     }
 
     /// <summary>The <c>{"name", "version", "task"}</c> object every prediction response starts with.</summary>
