@@ -178,26 +178,12 @@ public abstract class TrainingTask
     /// <summary>The validation metric's name (higher is better), for example <c>accuracy</c> or <c>spearman</c>.</summary>
     public abstract string ValidationMetricName { get; }
 
-    /// <summary>The validation metric and mean loss from the head's outputs on the validation rows.</summary>
-    public abstract (double Metric, double Loss) Validate(IReadOnlyList<float[]> head, IReadOnlyList<TrainingExample> valid);
-
-    /// <summary>Validation from the outputs of every <see cref="ForwardInputs"/> entry (per input, per row); by default the first's.</summary>
-    public virtual (double Metric, double Loss) Validate(IReadOnlyList<IReadOnlyList<float[]>> outputs, IReadOnlyList<TrainingExample> valid) =>
-        Validate(outputs[0], valid);
-
     /// <summary>
-    /// <see cref="Validate(IReadOnlyList{float[]}, IReadOnlyList{TrainingExample})"/> for a task whose metric needs the
-    /// fitted card (entity F1 reads label names); by default the card is not needed.
+    /// The validation metric and mean loss of the validation rows, from the outputs of every <see cref="ForwardInputs"/>
+    /// entry (per input, then per row: <c>outputs[0][row]</c> is the head's output for the row's first input) and the
+    /// fitted card, which tasks whose metric reads label names need (null when not known).
     /// </summary>
-    public virtual (double Metric, double Loss) Validate(IReadOnlyList<float[]> head, IReadOnlyList<TrainingExample> valid, ModelCard? card) =>
-        Validate(head, valid);
-
-    /// <summary>
-    /// What the loop calls: validation from the outputs of every <see cref="ForwardInputs"/> entry, with the fitted
-    /// card; one forward input goes to the card-aware single-output form, several to the multi-output form.
-    /// </summary>
-    public (double Metric, double Loss) Validate(IReadOnlyList<IReadOnlyList<float[]>> outputs, IReadOnlyList<TrainingExample> valid, ModelCard? card) =>
-        outputs.Count == 1 ? Validate(outputs[0], valid, card) : Validate(outputs, valid);
+    public abstract (double Metric, double Loss) Validate(IReadOnlyList<IReadOnlyList<float[]>> outputs, IReadOnlyList<TrainingExample> valid, ModelCard? card);
 
     /// <summary>
     /// What the exported graph outputs for one row, computed from the TorchSharp head's output row: one array per

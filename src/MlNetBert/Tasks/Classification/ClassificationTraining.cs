@@ -95,8 +95,9 @@ public sealed class ClassificationTraining : TrainingTask
 
     public override string ValidationMetricName => "accuracy";
 
-    public override (double Metric, double Loss) Validate(IReadOnlyList<float[]> head, IReadOnlyList<TrainingExample> valid)
+    public override (double Metric, double Loss) Validate(IReadOnlyList<IReadOnlyList<float[]>> outputs, IReadOnlyList<TrainingExample> valid, ModelCard? card)
     {
+        var head = outputs[0];
         int correct = 0;
         double nll = 0;
         for (int i = 0; i < valid.Count; i++)

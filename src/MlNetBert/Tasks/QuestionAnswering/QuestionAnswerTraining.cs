@@ -119,11 +119,9 @@ public sealed class QuestionAnswerTraining : TrainingTask
     /// SQuAD F1 over the validation questions (each decoded from all its windows, best answer against its gold answers)
     /// and the mean loss over the windows.
     /// </summary>
-    public override (double Metric, double Loss) Validate(IReadOnlyList<float[]> head, IReadOnlyList<TrainingExample> valid) =>
-        Validate(head, valid, null);
-
-    public override (double Metric, double Loss) Validate(IReadOnlyList<float[]> head, IReadOnlyList<TrainingExample> valid, ModelCard? card)
+    public override (double Metric, double Loss) Validate(IReadOnlyList<IReadOnlyList<float[]>> outputs, IReadOnlyList<TrainingExample> valid, ModelCard? card)
     {
+        var head = outputs[0];
         card ??= new ModelCard { Task = Name, MaxLength = 384 };
         var predictions = new List<string?>();
         var gold = new List<IReadOnlyList<string>>();
@@ -131,15 +129,15 @@ public sealed class QuestionAnswerTraining : TrainingTask
         for (int i = 0; i < valid.Count;)
         {
             var question = valid[i].Question ?? throw new InvalidOperationException("a question-answering example without its question");
-            var outputs = new List<IReadOnlyList<float[]>>();
+            var windows = new List<IReadOnlyList<float[]>>();
             for (; i < valid.Count && ReferenceEquals(valid[i].Question!.Encoding, question.Encoding); i++)
             {
                 var split = GraphOutputs(head[i], card);
-                outputs.Add(split);
+                windows.Add(split);
                 var t = valid[i].TokenLabels!;
                 loss += (-LogSoftmaxAt(split[0], t[0]) - LogSoftmaxAt(split[1], t[1])) / 2;
             }
-            var answers = QuestionAnsweringTask.Search(new QuestionAnsweringTask.QuestionLayout(question.Encoding), outputs, card, 1);
+            var answers = QuestionAnsweringTask.Search(new QuestionAnsweringTask.QuestionLayout(question.Encoding), windows, card, 1);
             predictions.Add(answers.Count > 0 ? answers[0].Text : "");
             gold.Add(question.GoldAnswers);
         }

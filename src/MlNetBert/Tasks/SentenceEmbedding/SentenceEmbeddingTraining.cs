@@ -138,10 +138,7 @@ public sealed class SentenceEmbeddingTraining : TrainingTask
 
     public override string ValidationMetricName => Objective == EmbeddingLoss.CosineSimilarity ? "spearman" : "recall_at_1";
 
-    public override (double Metric, double Loss) Validate(IReadOnlyList<float[]> head, IReadOnlyList<TrainingExample> valid) =>
-        throw new InvalidOperationException($"task '{Name}' validates on both texts of each pair");
-
-    public override (double Metric, double Loss) Validate(IReadOnlyList<IReadOnlyList<float[]>> outputs, IReadOnlyList<TrainingExample> valid)
+    public override (double Metric, double Loss) Validate(IReadOnlyList<IReadOnlyList<float[]>> outputs, IReadOnlyList<TrainingExample> valid, ModelCard? card)
     {
         var (u, v) = (outputs[0], outputs[1]);
         if (Objective == EmbeddingLoss.MultipleNegativesRanking)

@@ -81,8 +81,9 @@ public sealed class SentenceSimilarityTraining : TrainingTask
 
     public override string ValidationMetricName => "spearman";
 
-    public override (double Metric, double Loss) Validate(IReadOnlyList<float[]> head, IReadOnlyList<TrainingExample> valid)
+    public override (double Metric, double Loss) Validate(IReadOnlyList<IReadOnlyList<float[]>> outputs, IReadOnlyList<TrainingExample> valid, ModelCard? card)
     {
+        var head = outputs[0];
         var predicted = head.Select(o => o[0]).ToArray();
         var truth = valid.Select(v => v.Target).ToArray();
         double mse = predicted.Zip(truth, (p, t) => (double)(p - t) * (p - t)).Average();

@@ -136,17 +136,15 @@ public sealed class TokenClassificationTraining : TrainingTask
 
     public override string ValidationMetricName => "f1";
 
-    public override (double Metric, double Loss) Validate(IReadOnlyList<float[]> head, IReadOnlyList<TrainingExample> valid) =>
-        throw new InvalidOperationException($"task '{Name}' validates with entity F1, which needs the model card's labels");
-
     /// <summary>
     /// Entity F1 over the validation windows' labelled words (each window scored as a sentence; a word in two windows of
     /// a long sentence counts twice) and the mean cross-entropy over those words.
     /// </summary>
-    public override (double Metric, double Loss) Validate(IReadOnlyList<float[]> head, IReadOnlyList<TrainingExample> valid, ModelCard? card)
+    public override (double Metric, double Loss) Validate(IReadOnlyList<IReadOnlyList<float[]>> outputs, IReadOnlyList<TrainingExample> valid, ModelCard? card)
     {
         if (card is null)
-            return Validate(head, valid);
+            throw new InvalidOperationException($"task '{Name}' validates with entity F1, which needs the model card's labels");
+        var head = outputs[0];
         int labels = card.Labels.Count;
         var gold = new List<IReadOnlyList<string>>(valid.Count);
         var predicted = new List<IReadOnlyList<string>>(valid.Count);
