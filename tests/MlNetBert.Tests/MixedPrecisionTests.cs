@@ -84,5 +84,5 @@ public sealed class MixedPrecisionTests
             Assert.AreEqual(ScalarType.Float32, parameter.dtype, $"{name} stays float32");
     }
 
-    private static BertTrainingOptions Tiny() => new() { Epochs = 1, BatchSize = 16, LearningRate = 1e-4, MaxSequenceLength = 32, Seed = 11 };
+    private static BertTrainingOptions Tiny() => new() { Epochs = 1, BatchSize = 16, LearningRate = 1e-4, MaxSequenceLength = 32, Seed = 11, Precision = TrainingPrecision.Float32 };
 }

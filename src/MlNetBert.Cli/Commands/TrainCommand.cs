@@ -67,7 +67,7 @@ internal static class TrainCommand
         private readonly Option<int> _reinit = new("--reinit-top-layers") { Description = "Re-initialise the top K encoder layers before training (0 = off).", DefaultValueFactory = _ => 0 };
         private readonly Option<double> _average = new("--average-last") { Description = "Average the weights of this fraction of the final steps into the model (0 = off; e.g. 0.3).", DefaultValueFactory = _ => 0.0 };
         private readonly Option<int> _patience = new("--patience") { Description = "Early stopping after N epochs without validation improvement (0 = off).", DefaultValueFactory = _ => 0 };
-        private readonly Option<string> _precision = new("--precision") { Description = "Number format of training's matrix products: fp32, bf16 (mixed precision: bf16 products, fp32 weights; needs a CPU with native bf16), or auto (bf16 where native, else fp32).", DefaultValueFactory = _ => "fp32" };
+        private readonly Option<string> _precision = new("--precision") { Description = "Number format of training's matrix products: fp32, bf16 (mixed precision: bf16 products, fp32 weights; needs a CPU with native bf16), or auto (bf16 where native, else fp32).", DefaultValueFactory = _ => "auto" };
         private readonly Option<int?> _threads = new("--threads") { Description = "Torch CPU threads (default: one per core)." };
         private readonly Option<string?> _output = new("--out") { Description = "Run folder to create (default: models/runs/<timestamp>)." };
         private readonly Option<int> _checkpointEvery = new("--checkpoint-every") { Description = "Save resumable state every N steps (always at epoch ends and on Ctrl-C; 0 = only those).", DefaultValueFactory = _ => 200 };
