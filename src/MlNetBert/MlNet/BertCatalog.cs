@@ -81,8 +81,8 @@ public static class BertCatalog
     /// <param name="predictedAnswerColumnName">Output: the best answers' texts (a vector of Text).</param>
     /// <param name="scoreColumnName">Output: their probabilities (a vector of Single).</param>
     /// <param name="topK">Answers per question, best first.</param>
-    /// <param name="options">Training settings; null for the defaults with a maximum length of 384 and batches of 16 (384-token
-    /// windows take about four times the memory of 128-token rows). The column names and
+    /// <param name="options">Training settings; null for the defaults with a maximum length of 384 and batches of 8 with
+    /// two batches per optimizer step (384-token windows are memory-hungry). The column names and
     /// <paramref name="topK"/> given here replace the options' own.</param>
     /// <example>
     /// <code>
@@ -97,7 +97,12 @@ public static class BertCatalog
         int topK = 3, BertTrainingOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(catalog);
-        options = (options ?? new BertTrainingOptions { MaxSequenceLength = 384, BatchSize = 16 }) with
+        options = (options ?? new BertTrainingOptions
+        {
+            MaxSequenceLength = 384,
+            BatchSize = QuestionAnswerTraining.DefaultBatchSize,
+            GradientAccumulationSteps = QuestionAnswerTraining.DefaultAccumulation,
+        }) with
         {
             TextColumnName = questionColumnName,
             Text2ColumnName = contextColumnName,
