@@ -49,6 +49,11 @@ public static class Program
                 Console.Error.WriteLine(ex);
             return ExitCodes.BadInput;
         }
+        catch (Export.ExportRefusedException ex)
+        {
+            Console.Error.WriteLine($"error: export refused: {ex.Message}");
+            return ExitCodes.ExportRefused;
+        }
         catch (OperationCanceledException)
         {
             Console.Error.WriteLine("cancelled");
@@ -72,6 +77,9 @@ public static class ExitCodes
     public const int Success = 0;
     public const int InternalError = 1;
     public const int BadInput = 2;
+
+    /// <summary>An export failed its parity rule (for example an int8 file keeping too few labels) and was not written.</summary>
+    public const int ExportRefused = 3;
 
     /// <summary>Stopped by Ctrl-C (SIGINT), 128 + 2.</summary>
     public const int Interrupted = 130;

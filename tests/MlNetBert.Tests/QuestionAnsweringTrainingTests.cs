@@ -243,7 +243,7 @@ public sealed class QuestionAnsweringTrainingTests
             }
             else
             {
-                var refused = Assert.ThrowsExactly<InvalidOperationException>(() => TrainedModelExport.Export(_bert.Model, int8, checkRows, int8Options));
+                var refused = Assert.ThrowsExactly<ExportRefusedException>(() => TrainedModelExport.Export(_bert.Model, int8, checkRows, int8Options));
                 StringAssert.Contains(refused.Message, "best span agreement >= 95 %");
                 Assert.IsFalse(File.Exists(int8), "a refused export leaves no file");
                 Assert.IsEmpty(Directory.GetFiles(dir, "*.unverified"), "nor a temporary one");

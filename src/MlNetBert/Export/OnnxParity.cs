@@ -149,7 +149,7 @@ public static class OnnxParity
     /// <param name="expected">Per row: the logits for classification tasks, or a single value (the score) for similarity.</param>
     /// <param name="tolerance">Largest allowed absolute difference (default 1e-4).</param>
     /// <param name="batchSize">Rows per ONNX Runtime call.</param>
-    /// <exception cref="InvalidOperationException">The max difference exceeds the tolerance or some argmax differs; the message has the numbers.</exception>
+    /// <exception cref="ExportRefusedException">The max difference exceeds the tolerance or some argmax differs; the message has the numbers.</exception>
     public static ParityReport Check(string onnxPath, IReadOnlyList<EncodedText> rows, IReadOnlyList<float[]> expected,
         double tolerance = DefaultTolerance, int batchSize = 32)
     {
@@ -171,7 +171,7 @@ public static class OnnxParity
     {
         // NaN fails the first test (a comparison with NaN is false).
         if (!(report.MaxAbsDifference <= check.MaxDifference) || report.ArgmaxAgreement < check.MinArgmaxAgreement || !(report.MinCosine >= check.MinCosine))
-            throw new InvalidOperationException($"{onnxPath}: the exported model does not match the reference: {report} (allowed: {check})");
+            throw new ExportRefusedException($"{onnxPath}: the exported model does not match the reference: {report} (allowed: {check})");
         return report;
     }
 

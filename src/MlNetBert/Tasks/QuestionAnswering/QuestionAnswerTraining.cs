@@ -240,7 +240,7 @@ public sealed class QuestionAnswerTraining : TrainingTask
         var result = report with { MaxAbsDifference = Math.Max(report.MaxAbsDifference, maxDiff), ArgmaxAgreement = agreement, Rows = layouts.Count };
         if (!(maxDiff <= allowed) || agreement < minAgreement)
         {
-            throw new InvalidOperationException(string.Create(CultureInfo.InvariantCulture,
+            throw new ExportRefusedException(string.Create(CultureInfo.InvariantCulture,
                 $"{onnxPath}: the exported model does not match the reference: {layouts.Count} questions: max |onnx - reference| of start/end logits = {maxDiff:E2}, best span agreement = {agreement:P2} (allowed: {(double.IsPositiveInfinity(allowed) ? "differences reported" : $"<= {allowed:E1}")}, best span agreement >= {minAgreement:P0})"));
         }
         return result;
