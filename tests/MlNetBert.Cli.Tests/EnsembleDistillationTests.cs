@@ -128,6 +128,38 @@ public sealed class EnsembleDistillationTests
     }
 
     [TestMethod]
+    public void Distil_WithUnlabeledTexts_TheTeacherLabelsThem_AndTheyJoinTraining()
+    {
+        RequireSetup();
+        // 200 SST-2 training sentences as plain text: the same text column, no label column at all.
+        string unlabeled = Path.Combine(_work, "unlabeled.tsv");
+        File.WriteAllLines(unlabeled, ["sentence", .. File.ReadLines(Paths.SharedData("sst2/train.tsv")).Skip(20_001).Take(200).Select(l => l.Split('\t')[0])]);
+        string student = Path.Combine(_work, "student-unlabeled");
+
+        var r = CliProcess.Run([.. Tiny(3, student), "--teacher", _ensemble, "--distill-alpha", "0.5", "--unlabeled", unlabeled]);
+        Assert.AreEqual(0, r.ExitCode, r.Stderr + r.Stdout);
+        StringAssert.Contains(r.Stderr, "teacher outputs: 500 rows computed by 1 teacher(s)");
+        // The cache holds 300 + 200 rows: a count (int32), the key and 2 float32 probabilities per row.
+        var cache = new FileInfo(Path.Combine(student, "teacher-outputs.bin"));
+        Assert.IsTrue(cache.Length >= 500 * 2 * sizeof(float), $"cache of {cache.Length} bytes is too small for 500 rows");
+        var run = JsonNode.Parse(File.ReadAllText(Path.Combine(student, "run.json")))!;
+        Assert.AreEqual(unlabeled, run["request"]!["unlabeled"]!["path"]!.GetValue<string>());
+        // Every epoch walks 500 examples in batches of 16: 32 steps, 64 over 2 epochs (300 labelled rows alone make 38).
+        var steps = File.ReadLines(Path.Combine(student, "log.csv")).Skip(1).Count(l => !string.IsNullOrWhiteSpace(l));
+        Console.WriteLine($"student with 200 unlabeled texts: {steps} logged steps");
+        Assert.AreEqual(64, steps, "log.csv rows (one per optimizer step)");
+
+        var texts = DevTexts(872);
+        using var teacher = BertOnnxModel.Load(Path.Combine(_ensemble, "model.onnx"));
+        using var distilled = BertOnnxModel.Load(Path.Combine(student, "model.onnx"));
+        var t = teacher.PredictBatch(texts);
+        var s = distilled.PredictBatch(texts);
+        double agreement = texts.Select((_, i) => t[i].Label == s[i].Label ? 1.0 : 0.0).Average();
+        Console.WriteLine($"student with unlabeled texts agrees with its teacher on {agreement:P1} of 872 SST-2 dev sentences");
+        Assert.IsTrue(agreement >= 0.90, $"student-teacher agreement {agreement:P1} is below the bar of 90%");
+    }
+
+    [TestMethod]
     public void Teacher_WithOtherLabels_OrForAnotherTask_ExitsWithTwo()
     {
         RequireSetup();

@@ -59,16 +59,7 @@ public sealed class MixedPrecisionTests
             StringAssert.StartsWith(refused.Message, "option Precision = bf16 is invalid: expected fp32 or auto: this CPU has no native bf16");
             return;
         }
-        var checkpoint = new CheckpointStore().Resolve("minilm-l6");
-        var encoder = checkpoint.CreateEncoder();
-        var examples = TestData.Sst2("train", 64).Select(r => new TrainingExample(encoder.Encode(r.Text, null, 32), r.Label, 0f)).ToList();
-        BertClassifier Network()
-        {
-            manual_seed(11);
-            var network = new BertClassifier(checkpoint.Config, 2, Pooling.Mean);
-            network.Bert.LoadWeights(checkpoint.LoadTensors(), checkpoint.WeightsPath);
-            return network;
-        }
+        var (examples, Network) = TestData.SeededSst2Classifier();
         using var fp32 = Network();
         var fp32History = new BertFineTuner(Tiny(), ClassificationTraining.Text).Train(fp32, examples, null);
         using var bf16 = Network();

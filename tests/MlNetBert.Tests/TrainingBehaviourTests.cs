@@ -204,16 +204,7 @@ public sealed class TrainingBehaviourTests
     [TestMethod]
     public void AverageWeightsOverLast_EndsWithTheMeanOfTheLastSteps()
     {
-        var checkpoint = new CheckpointStore().Resolve("minilm-l6");
-        var encoder = checkpoint.CreateEncoder();
-        var examples = TestData.Sst2("train", 64).Select(r => new TrainingExample(encoder.Encode(r.Text, null, 32), r.Label, 0f)).ToList();
-        BertClassifier Network()
-        {
-            TorchSharp.torch.manual_seed(11);
-            var network = new BertClassifier(checkpoint.Config, 2, Pooling.Mean);
-            network.Bert.LoadWeights(checkpoint.LoadTensors(), checkpoint.WeightsPath);
-            return network;
-        }
+        var (examples, Network) = TestData.SeededSst2Classifier();
         static Dictionary<string, float[]> Weights(BertClassifier network) =>
             network.named_parameters().ToDictionary(p => p.name, p => p.parameter.detach().cpu().data<float>().ToArray());
 

@@ -122,11 +122,11 @@ internal static class TrainCommand
             {
                 Checkpoint = parse.GetValue(_model)!,
                 Epochs = parse.GetValue(_epochs),
-                BatchSize = parse.GetValue(_batchSize) ?? (task.ReadsAnswerSpan ? QuestionAnswerTraining.DefaultBatchSize : 32),
-                GradientAccumulationSteps = parse.GetValue(_accumulation)
-                    ?? (task.ReadsAnswerSpan && parse.GetValue(_batchSize) is null ? QuestionAnswerTraining.DefaultAccumulation : 1),
+                BatchSize = parse.GetValue(_batchSize) ?? task.DefaultShape.BatchSize,
+                // A batch size given alone means that many examples per step, so the default accumulation goes with the default batch.
+                GradientAccumulationSteps = parse.GetValue(_accumulation) ?? (parse.GetValue(_batchSize) is null ? task.DefaultShape.GradientAccumulationSteps : 1),
                 LearningRate = parse.GetValue(_learningRate),
-                MaxSequenceLength = parse.GetValue(_maxLength) ?? (task.ReadsAnswerSpan ? 384 : 128),
+                MaxSequenceLength = parse.GetValue(_maxLength) ?? task.DefaultShape.MaxSequenceLength,
                 DocStride = parse.GetValue(_docStride),
                 MaxAnswerLength = parse.GetValue(_maxAnswerLength),
                 Seed = parse.GetValue(_seed),

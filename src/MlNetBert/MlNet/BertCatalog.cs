@@ -97,12 +97,7 @@ public static class BertCatalog
         int topK = 3, BertTrainingOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(catalog);
-        options = (options ?? new BertTrainingOptions
-        {
-            MaxSequenceLength = 384,
-            BatchSize = QuestionAnswerTraining.DefaultBatchSize,
-            GradientAccumulationSteps = QuestionAnswerTraining.DefaultAccumulation,
-        }) with
+        options = (options ?? QuestionAnswerTraining.Instance.DefaultShape.ApplyTo(new BertTrainingOptions())) with
         {
             TextColumnName = questionColumnName,
             Text2ColumnName = contextColumnName,

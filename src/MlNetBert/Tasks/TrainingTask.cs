@@ -56,6 +56,13 @@ public abstract class TrainingTask
     /// </summary>
     public virtual bool ReadsAnswerSpan => false;
 
+    /// <summary>
+    /// The task's own training shape where the caller sets none: tokens per input, examples per batch and batches per
+    /// optimizer step. Default 128 tokens, batches of 32, no accumulation; question answering reads 384-token windows
+    /// in batches of 8 with 2 per step. The console and the ML.NET catalog both start from these.
+    /// </summary>
+    public virtual TrainingShape DefaultShape => TrainingShape.Default;
+
     /// <summary>Throws <see cref="BadInputException"/> when the ML.NET label column has the wrong type, saying how to fix it.</summary>
     public abstract void CheckLabelColumn(SchemaShape.Column label);
 
@@ -261,3 +268,17 @@ public readonly record struct LabelValue(uint Key, float Score)
 
 /// <summary>What one row is trained toward: a class index or a (scaled) target value.</summary>
 public readonly record struct TrainingTarget(int Label, float Value);
+
+/// <summary>A task's default training shape (<see cref="TrainingTask.DefaultShape"/>).</summary>
+/// <param name="MaxSequenceLength">Tokens per input (pairs and windows included).</param>
+/// <param name="BatchSize">Examples per batch.</param>
+/// <param name="GradientAccumulationSteps">Batches whose gradients add up before each optimizer step.</param>
+public sealed record TrainingShape(int MaxSequenceLength, int BatchSize, int GradientAccumulationSteps)
+{
+    /// <summary>128 tokens, batches of 32, one batch per step: what <see cref="BertTrainingOptions"/> defaults to.</summary>
+    public static TrainingShape Default { get; } = new(128, 32, 1);
+
+    /// <summary>These values on <paramref name="options"/>.</summary>
+    public BertTrainingOptions ApplyTo(BertTrainingOptions options) =>
+        options with { MaxSequenceLength = MaxSequenceLength, BatchSize = BatchSize, GradientAccumulationSteps = GradientAccumulationSteps };
+}

@@ -42,14 +42,11 @@ public sealed class QuestionAnswerTraining : TrainingTask
     public static QuestionAnswerTraining Instance { get; } = new();
 
     /// <summary>
-    /// Windows per batch by default: 8, with <see cref="DefaultAccumulation"/> batches per optimizer step (an effective
-    /// batch of 16). 384-token windows are memory-hungry: on 300 SQuAD questions the peak working set was 5.06 GiB at
-    /// batch 16 and 3.46 GiB at 8 x 2, at the same speed (docs/benchmarks.md).
+    /// 384-token windows, 8 per batch, 2 batches per optimizer step (an effective batch of 16). The windows are
+    /// memory-hungry: on 300 SQuAD questions the peak working set was 5.06 GiB at batch 16 and 3.46 GiB at 8 x 2, at
+    /// the same speed (docs/benchmarks.md).
     /// </summary>
-    public const int DefaultBatchSize = 8;
-
-    /// <summary>Batches whose gradients add up before each optimizer step by default.</summary>
-    public const int DefaultAccumulation = 2;
+    public override TrainingShape DefaultShape { get; } = new(384, 8, 2);
 
     public override InferenceTask Inference => QuestionAnsweringTask.Instance;
 
