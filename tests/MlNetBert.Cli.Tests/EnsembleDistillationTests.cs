@@ -1,6 +1,8 @@
 using System.Globalization;
+using System.Net;
 using System.Text.Json.Nodes;
 using MlNetBert.Inference;
+using MlNetBert.Serving;
 
 namespace MlNetBert.Cli.Tests;
 
@@ -96,6 +98,31 @@ public sealed class EnsembleDistillationTests
         var predict = CliProcess.Run("predict", "--model", _ensemble, "--text", "A warm, funny and clever film.", "--json");
         Assert.AreEqual(0, predict.ExitCode, predict.Stderr);
         Assert.IsNotNull(JsonNode.Parse(predict.Stdout)!["probabilities"]);
+    }
+
+    [TestMethod]
+    public async Task Serve_AnEnsembleFolder_AnswersWithTheMembersMean()
+    {
+        RequireSetup();
+        var texts = DevTexts(6);
+        using var a = BertOnnxModel.Load(Path.Combine(_teacherA, "model.onnx"));
+        using var b = BertOnnxModel.Load(Path.Combine(_teacherB, "model.onnx"));
+        var pa = a.PredictBatch(texts);
+        var pb = b.PredictBatch(texts);
+        await using var host = await ServeHost.StartAsync(new ServerOptions { ModelPath = _ensemble });
+        var body = new JsonObject { ["inputs"] = new JsonArray(texts.Select(t => (JsonNode)t!).ToArray()) };
+        using var response = await host.PostAsync("/v1/predict", body.ToJsonString());
+        string text = await response.Content.ReadAsStringAsync();
+        Assert.AreEqual(HttpStatusCode.OK, response.StatusCode, text);
+        var outputs = JsonNode.Parse(text)!["outputs"]!.AsArray();
+        Assert.HasCount(texts.Count, outputs);
+        var labels = a.Card.Labels;
+        for (int i = 0; i < texts.Count; i++)
+            for (int j = 0; j < labels.Count; j++)
+            {
+                float mean = (pa[i].Probabilities![j] + pb[i].Probabilities![j]) / 2;
+                Assert.AreEqual(mean, outputs[i]!["probabilities"]![labels[j]]!.GetValue<float>(), 1e-5f, $"{texts[i]}: label {labels[j]}");
+            }
     }
 
     [TestMethod]
