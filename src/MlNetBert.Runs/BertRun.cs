@@ -64,8 +64,8 @@ public static class BertRun
     private static BertRunResult Run(BertRunRequest request, RunFolder? resuming, IProgress<RunProgress>? progress, CancellationToken ct)
     {
         var o = request.Options;
+        request.Validate(); // first: its messages name the console's options
         o.Validate();
-        request.Validate();
         var data = RunData.Read(request, progress);
 
         // Resolve the checkpoint before creating any folder, so a bad checkpoint leaves nothing behind.

@@ -77,6 +77,8 @@ public sealed record BertRunRequest(TabularReadOptions Train)
             throw new BadInputException(TeacherOutputs.CannotDistil(Task));
         if (Unlabeled is not null && !Options.Distils)
             throw new BadInputException("--unlabeled needs --teacher: unlabeled texts are labelled by the teachers");
+        if (Options.TeacherOutputsFrom is not null && !Options.Distils)
+            throw new BadInputException("--teacher-outputs needs --teacher: they are read for the teachers that computed them");
         if (ValidSplit is < 0 or >= 1)
             throw new BadInputException($"--valid-split must be at least 0 and below 1, not {ValidSplit}");
     }

@@ -71,7 +71,7 @@ public sealed class RunFolder
     public const string ModelOnnxName = ServableModelPath.OnnxFileName;
 
     /// <summary>File name of a distilled run's cached teacher outputs.</summary>
-    public const string TeacherOutputsName = "teacher-outputs.bin";
+    public const string TeacherOutputsName = MlNetBert.Training.TeacherOutputs.CacheFileName;
 
     /// <summary>How the ONNX export compared with the trained model.</summary>
     public const string ParityJsonName = "parity.json";

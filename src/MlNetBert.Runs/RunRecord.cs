@@ -138,6 +138,7 @@ internal static class RunRecord
                     Teachers = o["teachers"] is JsonArray teachers ? teachers.Select(t => t!.GetValue<string>()).ToArray() : [],
                     DistillAlpha = o["distill_alpha"]?.GetValue<double>() ?? new BertTrainingOptions().DistillAlpha,
                     DistillTemperature = o["distill_temperature"]?.GetValue<double>() ?? new BertTrainingOptions().DistillTemperature,
+                    TeacherOutputsFrom = o["teacher_outputs_from"]?.GetValue<string>(),
                     // Absent in run.json files written before question answering.
                     DocStride = o["doc_stride"]?.GetValue<int>() ?? 128,
                     MaxAnswerLength = o["max_answer_length"]?.GetValue<int>() ?? 30,
@@ -207,6 +208,7 @@ internal static class RunRecord
         ["teachers"] = o.Teachers.Count == 0 ? null : new JsonArray(o.Teachers.Select(t => (JsonNode)Path.GetFullPath(t)).ToArray()),
         ["distill_alpha"] = o.Teachers.Count == 0 ? null : o.DistillAlpha,
         ["distill_temperature"] = o.Teachers.Count == 0 ? null : o.DistillTemperature,
+        ["teacher_outputs_from"] = o.TeacherOutputsFrom is null ? null : Path.GetFullPath(o.TeacherOutputsFrom),
     };
 
     private static JsonObject WithRowLimits(JsonObject options, BertRunRequest request)

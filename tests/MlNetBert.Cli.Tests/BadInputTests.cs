@@ -45,6 +45,7 @@ public sealed class BadInputTests
         ["pair task without second column", "t.tsv=" + Good, "train --train {dir}/t.tsv --task pair-classification", "needs --text2-column"],
         ["unknown option", "t.tsv=" + Good, "train --train {dir}/t.tsv --epochz", "--epochz"],
         ["unlabeled without teacher", "t.tsv=" + Good, "train --train {dir}/t.tsv --unlabeled {dir}/t.tsv", "--unlabeled needs --teacher: unlabeled texts are labelled by the teachers"],
+        ["teacher outputs without teacher", "t.tsv=" + Good, "train --train {dir}/t.tsv --teacher-outputs {dir}/t.tsv", "--teacher-outputs needs --teacher: they are read for the teachers that computed them"],
         ["teacher for a task without distillation", "t.conll=EU B-ORG\nrejects O\n", "train --task token-classification --train {dir}/t.conll --teacher {dir}", "task 'token-classification' cannot be distilled: teachers are supported for text-classification, pair-classification and sentence-similarity"],
         ["distill alpha out of range", "t.tsv=" + Good, "train --train {dir}/t.tsv --teacher {dir} --distill-alpha 1.5", "option DistillAlpha = 1.5 is invalid: expected 0 (teacher only) to 1 (labels only)"],
         ["teacher not found", "t.tsv=" + Good, "train --train {dir}/t.tsv --teacher {dir}/none.onnx", "none.onnx: model file not found"],

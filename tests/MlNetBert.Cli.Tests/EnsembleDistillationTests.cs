@@ -184,6 +184,20 @@ public sealed class EnsembleDistillationTests
         double agreement = texts.Select((_, i) => t[i].Label == s[i].Label ? 1.0 : 0.0).Average();
         Console.WriteLine($"student with unlabeled texts agrees with its teacher on {agreement:P1} of 872 SST-2 dev sentences");
         Assert.IsTrue(agreement >= 0.90, $"student-teacher agreement {agreement:P1} is below the bar of 90%");
+
+        // Another student on the same rows and teacher reads these outputs instead of running the teacher again...
+        string again = Path.Combine(_work, "student-reuse");
+        string[] sameRows = ["train", "--train", Paths.SharedData("sst2/train.tsv"), "--max-rows", "300", "--valid-split", "0", "--epochs", "1", "--max-length", "32",
+            "--batch-size", "16", "--seed", "3", "--teacher", _ensemble, "--unlabeled", unlabeled, "--teacher-outputs", student];
+        var reused = CliProcess.Run([.. sameRows, "--out", again]);
+        Assert.AreEqual(0, reused.ExitCode, reused.Stderr + reused.Stdout);
+        StringAssert.Contains(reused.Stderr, $"teacher outputs: 500 rows read from {cache.FullName}, cached in {Path.Combine(again, "teacher-outputs.bin")}");
+        CollectionAssert.AreEqual(File.ReadAllBytes(cache.FullName), File.ReadAllBytes(Path.Combine(again, "teacher-outputs.bin")));
+        // ...and a run on other texts (here: without the unlabeled ones) is refused, not silently recomputed.
+        var other = CliProcess.Run([.. sameRows.Where(a => a != "--unlabeled" && a != unlabeled), "--out", Path.Combine(_work, "student-other")]);
+        Assert.AreEqual(2, other.ExitCode, other.Stderr);
+        StringAssert.Contains(other.Stderr, $"{cache.FullName}: these teacher outputs were computed by other teachers, on other texts or for other labels than this run's");
+        Assert.IsFalse(Directory.Exists(Path.Combine(_work, "student-other")) && File.Exists(Path.Combine(_work, "student-other", "model.onnx")));
     }
 
     [TestMethod]

@@ -75,6 +75,7 @@ internal static class TrainCommand
         private readonly Option<string[]> _teacher = new("--teacher") { Description = "Distil from this trained model (run folder, ensemble folder, model.zip or model.onnx of the same task and labels); repeat for several (averaged).", AllowMultipleArgumentsPerToken = false };
         private readonly Option<double> _distillAlpha = new("--distill-alpha") { Description = "With --teacher: weight of the hard-label loss; the teacher's term gets 1 - alpha.", DefaultValueFactory = _ => 0.5 };
         private readonly Option<double> _distillTemperature = new("--distill-temperature") { Description = "With --teacher (classification): softening temperature T of the teacher's and student's distributions.", DefaultValueFactory = _ => 2.0 };
+        private readonly Option<string?> _teacherOutputs = new("--teacher-outputs") { Description = "With --teacher: read the teachers' outputs from an earlier distilled run (its folder or teacher-outputs.bin) with the same teachers and training texts, instead of running the teachers again (e.g. for another student seed)." };
         private readonly Option<string?> _unlabeled = new("--unlabeled") { Description = "With --teacher: extra texts without labels (same text columns as --train) that the teachers label." };
         private readonly DataArguments _data = new();
         private readonly TaggedArguments _tagged = new();
@@ -100,7 +101,7 @@ internal static class TrainCommand
             {
                 _train, _valid, _validSplit, _task, _loss, _labelAllSubTokens, _model, _epochs, _batchSize, _accumulation, _learningRate, _maxLength, _docStride, _maxAnswerLength, _maxRows, _seed, _freeze, _pooling,
                 _warmup, _weightDecay, _lld, _reinit, _average, _patience, _precision, _threads, _output, _checkpointEvery, _noExport, _teacher, _distillAlpha,
-                _distillTemperature, _unlabeled, Resume,
+                _distillTemperature, _teacherOutputs, _unlabeled, Resume,
             };
             _data.AddTo(command);
             _tagged.AddTo(command);
@@ -148,6 +149,7 @@ internal static class TrainCommand
                 Teachers = parse.GetValue(_teacher) ?? [],
                 DistillAlpha = parse.GetValue(_distillAlpha),
                 DistillTemperature = parse.GetValue(_distillTemperature),
+                TeacherOutputsFrom = parse.GetValue(_teacherOutputs),
             };
             string? unlabeled = parse.GetValue(_unlabeled);
             string? valid = parse.GetValue(_valid);

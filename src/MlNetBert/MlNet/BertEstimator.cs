@@ -128,7 +128,7 @@ public sealed class BertEstimator : IEstimator<BertTransformer>
             throw new BadInputException(TeacherOutputs.CannotDistil(Task));
         var unlabelled = _options.UnlabeledSet is { } extra ? ReadRows(extra, "unlabeled data", withLabel: false) : [];
         var texts = train.Concat(unlabelled).Select(r => (r.Text, r.Text2)).ToList();
-        var targets = TeacherOutputs.For(_options.Teachers, Task, card, texts, _options.TeacherCacheFile, _options.Log);
+        var targets = TeacherOutputs.For(_options.Teachers, Task, card, texts, _options.TeacherCacheFile, _options.Log, _options.TeacherOutputsFrom);
         var result = examples.Select((e, i) => e with { Teacher = targets[i] }).ToList();
         for (int i = 0; i < unlabelled.Count; i++)
         {

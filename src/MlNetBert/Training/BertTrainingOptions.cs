@@ -182,6 +182,14 @@ public sealed record BertTrainingOptions
     /// </summary>
     public string? TeacherCacheFile { get; init; }
 
+    /// <summary>
+    /// An earlier distilled run's cached teacher outputs (its <c>teacher-outputs.bin</c>, or the run folder): read
+    /// instead of running the teachers when they were computed by the same teachers on the same texts for the same task
+    /// and labels, as for several student seeds on one dataset (the teachers' pass over full SST-2 takes minutes). A
+    /// file for other teachers or texts is refused rather than silently recomputed. Null (default): not used.
+    /// </summary>
+    public string? TeacherOutputsFrom { get; init; }
+
     /// <summary>Receives one-line notes about work done before training (teacher outputs computed, or read from the cache).</summary>
     public Action<string>? Log { get; init; }
 
@@ -212,6 +220,7 @@ public sealed record BertTrainingOptions
         Check(DistillAlpha is >= 0 and <= 1, nameof(DistillAlpha), DistillAlpha, "0 (teacher only) to 1 (labels only)");
         Check(DistillTemperature is > 0 and <= 100, nameof(DistillTemperature), DistillTemperature, "a positive number (typical: 1 to 4)");
         Check(UnlabeledSet is null || Distils, nameof(UnlabeledSet), "set", "no unlabeled data without a teacher to label it");
+        Check(TeacherOutputsFrom is null || Distils, nameof(TeacherOutputsFrom), TeacherOutputsFrom ?? "", "no teacher outputs without the teachers they came from");
         Check(DocStride >= 0, nameof(DocStride), DocStride, "0 or more");
         Check(MaxAnswerLength >= 1, nameof(MaxAnswerLength), MaxAnswerLength, "at least 1");
         Check(AnswerCount >= 1, nameof(AnswerCount), AnswerCount, "at least 1");

@@ -17,6 +17,9 @@ public static class TeacherOutputs
 {
     private const string Magic = "MLNBTEACH1";
 
+    /// <summary>The cache's file name in a run folder.</summary>
+    public const string CacheFileName = "teacher-outputs.bin";
+
     /// <summary>
     /// One target per row of <paramref name="rows"/>, read from <paramref name="cacheFile"/> when its key matches, else
     /// computed (and written there). Throws <see cref="BadInputException"/> when a teacher is of another task or has
@@ -28,8 +31,12 @@ public static class TeacherOutputs
     /// <param name="rows">The texts (and second texts) the student trains on.</param>
     /// <param name="cacheFile">Where the outputs are cached; null: not cached.</param>
     /// <param name="log">Receives one line: computed (rows, seconds) or read from the cache.</param>
+    /// <param name="reuse">
+    /// Another run's cache (the file, or the run folder holding <see cref="CacheFileName"/>) to read when
+    /// <paramref name="cacheFile"/> has nothing for these rows; it must match, or a <see cref="BadInputException"/> says why.
+    /// </param>
     public static IReadOnlyList<float[]> For(IReadOnlyList<string> teachers, TrainingTask task, ModelCard card,
-        IReadOnlyList<(string Text, string? Text2)> rows, string? cacheFile, Action<string>? log = null)
+        IReadOnlyList<(string Text, string? Text2)> rows, string? cacheFile, Action<string>? log = null, string? reuse = null)
     {
         ArgumentNullException.ThrowIfNull(teachers);
         ArgumentNullException.ThrowIfNull(task);
@@ -42,6 +49,18 @@ public static class TeacherOutputs
         {
             log?.Invoke($"teacher outputs: {rows.Count} rows read from {cacheFile}");
             return cached;
+        }
+        if (reuse is not null)
+        {
+            string from = Directory.Exists(reuse) ? Path.Combine(reuse, CacheFileName) : reuse;
+            if (!File.Exists(from))
+                throw new BadInputException($"{from}: no such teacher outputs file (a distilled run folder holds {CacheFileName})");
+            var reused = TryRead(from, key, rows.Count)
+                ?? throw new BadInputException($"{from}: these teacher outputs were computed by other teachers, on other texts or for other labels than this run's; leave out the reuse to compute them");
+            if (cacheFile is not null)
+                Write(cacheFile, key, reused);
+            log?.Invoke($"teacher outputs: {rows.Count} rows read from {from}{(cacheFile is null ? "" : ", cached in " + cacheFile)}");
+            return reused;
         }
 
         var clock = Stopwatch.StartNew();
