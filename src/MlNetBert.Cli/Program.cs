@@ -23,6 +23,7 @@ public static class Program
         root.Add(SweepCommand.Create());
         root.Add(ExportCommand.Create());
         root.Add(EnsembleCommand.Create());
+        root.Add(AugmentCommand.Create());
         root.Add(PredictCommand.Create());
         root.Add(BenchCommand.Create());
         root.Add(EmbedCommand.Create());

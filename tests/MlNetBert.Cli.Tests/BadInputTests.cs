@@ -49,6 +49,8 @@ public sealed class BadInputTests
         ["teacher for a task without distillation", "t.conll=EU B-ORG\nrejects O\n", "train --task token-classification --train {dir}/t.conll --teacher {dir}", "task 'token-classification' cannot be distilled: teachers are supported for text-classification, pair-classification and sentence-similarity"],
         ["distill alpha out of range", "t.tsv=" + Good, "train --train {dir}/t.tsv --teacher {dir} --distill-alpha 1.5", "option DistillAlpha = 1.5 is invalid: expected 0 (teacher only) to 1 (labels only)"],
         ["teacher not found", "t.tsv=" + Good, "train --train {dir}/t.tsv --teacher {dir}/none.onnx", "none.onnx: model file not found"],
+        ["augment zero copies", "t.tsv=" + Good, "augment --data {dir}/t.tsv --out {dir}/a.tsv --copies 0", "Copies (--copies) must be at least 1, not 0"],
+        ["augment replace out of range", "t.tsv=" + Good, "augment --data {dir}/t.tsv --out {dir}/a.tsv --replace 1.5", "ReplaceProbability (--replace) must be in (0, 1], not 1.5"],
         ["ensemble of one model", "m.onnx=x", "ensemble --model {dir}/m.onnx --out {dir}/e", "an ensemble needs at least 2 models (--model A --model B), got 1"],
         ["run folder not empty", "t.tsv=" + Good + "|run/keep.txt=x", "train --train {dir}/t.tsv", "run folder already exists and is not empty"],
         ["evaluate missing model", "t.tsv=" + Good, "evaluate --model {dir}/none.zip --data {dir}/t.tsv", "none.zip: model file not found"],
