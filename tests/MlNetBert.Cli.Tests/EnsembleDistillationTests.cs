@@ -57,6 +57,19 @@ public sealed class EnsembleDistillationTests
     private static List<string> DevTexts(int rows) =>
         File.ReadLines(Paths.SharedData("sst2/dev.tsv")).Skip(1).Take(rows).Select(l => l.Split('\t')[0]).ToList();
 
+    /// <summary>The student's labels on the 872 SST-2 dev sentences match the ensemble teacher's on at least <paramref name="bar"/> of them.</summary>
+    private static void AssertAgreesWithTeacher(string student, string what, double bar)
+    {
+        var texts = DevTexts(872);
+        using var teacher = BertOnnxModel.Load(Path.Combine(_ensemble, "model.onnx"));
+        using var distilled = BertOnnxModel.Load(Path.Combine(student, "model.onnx"));
+        var t = teacher.PredictBatch(texts);
+        var s = distilled.PredictBatch(texts);
+        double agreement = texts.Select((_, i) => t[i].Label == s[i].Label ? 1.0 : 0.0).Average();
+        Console.WriteLine($"{what} agrees with its teacher on {agreement:P1} of 872 SST-2 dev sentences");
+        Assert.IsTrue(agreement >= bar, $"student-teacher agreement {agreement:P1} is below the bar of {bar:P0}");
+    }
+
     private static void RequireSetup()
     {
         Paths.SharedData("sst2");
@@ -143,47 +156,42 @@ public sealed class EnsembleDistillationTests
         Assert.AreEqual(written, File.GetLastWriteTimeUtc(cache), "the resumed run did not rewrite the teacher outputs");
         CollectionAssert.AreEqual(bytes, File.ReadAllBytes(cache));
 
-        var texts = DevTexts(872);
-        using var teacher = BertOnnxModel.Load(Path.Combine(_ensemble, "model.onnx"));
-        using var distilled = BertOnnxModel.Load(Path.Combine(student, "model.onnx"));
-        var t = teacher.PredictBatch(texts);
-        var s = distilled.PredictBatch(texts);
-        double agreement = texts.Select((_, i) => t[i].Label == s[i].Label ? 1.0 : 0.0).Average();
-        Console.WriteLine($"distilled student agrees with its teacher on {agreement:P1} of 872 SST-2 dev sentences");
         // Measured 95.8%; the bar leaves room for other CPUs' arithmetic.
-        Assert.IsTrue(agreement >= 0.90, $"student-teacher agreement {agreement:P1} is below the bar of 90%");
+        AssertAgreesWithTeacher(student, "distilled student", bar: 0.90);
     }
 
     [TestMethod]
     public void Distil_WithUnlabeledTexts_TheTeacherLabelsThem_AndTheyJoinTraining()
     {
         RequireSetup();
-        // 200 SST-2 training sentences as plain text: the same text column, no label column at all.
+        // The unlabeled texts are what `mlnetbert augment` makes of 200 other SST-2 training rows (labels ignored):
+        // one variant each whose words were partly swapped for embedding neighbours, header "sentence" and no label column.
+        string sources = Path.Combine(_work, "augment-sources.tsv");
+        File.WriteAllLines(sources, ["sentence\tlabel", .. File.ReadLines(Paths.SharedData("sst2/train.tsv")).Skip(20_001).Take(200)]);
         string unlabeled = Path.Combine(_work, "unlabeled.tsv");
-        File.WriteAllLines(unlabeled, ["sentence", .. File.ReadLines(Paths.SharedData("sst2/train.tsv")).Skip(20_001).Take(200).Select(l => l.Split('\t')[0])]);
+        var augment = CliProcess.Run("augment", "--data", sources, "--out", unlabeled, "--seed", "5");
+        Assert.AreEqual(0, augment.ExitCode, augment.Stderr + augment.Stdout);
+        int texts = File.ReadLines(unlabeled).Count() - 1;
+        StringAssert.Contains(augment.Stdout, $"wrote {unlabeled}: {texts} new texts from 200 of 200 rows");
+        Assert.IsTrue(texts >= 120, $"{texts} texts from 200 rows (a variant without any replacement is dropped; 147 measured)");
         string student = Path.Combine(_work, "student-unlabeled");
 
         var r = CliProcess.Run([.. Tiny(3, student), "--teacher", _ensemble, "--distill-alpha", "0.5", "--unlabeled", unlabeled]);
         Assert.AreEqual(0, r.ExitCode, r.Stderr + r.Stdout);
-        StringAssert.Contains(r.Stderr, "teacher outputs: 500 rows computed by 1 teacher(s)");
-        // The cache holds 300 + 200 rows: a count (int32), the key and 2 float32 probabilities per row.
+        int rows = 300 + texts;
+        StringAssert.Contains(r.Stderr, $"teacher outputs: {rows} rows computed by 1 teacher(s)");
+        // The cache holds the 300 labelled rows and the new texts: a count (int32), the key and 2 float32 probabilities per row.
         var cache = new FileInfo(Path.Combine(student, "teacher-outputs.bin"));
-        Assert.IsTrue(cache.Length >= 500 * 2 * sizeof(float), $"cache of {cache.Length} bytes is too small for 500 rows");
+        Assert.IsTrue(cache.Length >= rows * 2 * sizeof(float), $"cache of {cache.Length} bytes is too small for {rows} rows");
         var run = JsonNode.Parse(File.ReadAllText(Path.Combine(student, "run.json")))!;
         Assert.AreEqual(unlabeled, run["request"]!["unlabeled"]!["path"]!.GetValue<string>());
-        // Every epoch walks 500 examples in batches of 16: 32 steps, 64 over 2 epochs (300 labelled rows alone make 38).
+        // Every epoch walks all examples in batches of 16, over 2 epochs (300 labelled rows alone make 2 x 19 = 38 steps).
         var steps = File.ReadLines(Path.Combine(student, "log.csv")).Skip(1).Count(l => !string.IsNullOrWhiteSpace(l));
-        Console.WriteLine($"student with 200 unlabeled texts: {steps} logged steps");
-        Assert.AreEqual(64, steps, "log.csv rows (one per optimizer step)");
+        Console.WriteLine($"student with {texts} unlabeled texts: {steps} logged steps");
+        Assert.AreEqual(2 * ((rows + 15) / 16), steps, "log.csv rows (one per optimizer step)");
 
-        var texts = DevTexts(872);
-        using var teacher = BertOnnxModel.Load(Path.Combine(_ensemble, "model.onnx"));
-        using var distilled = BertOnnxModel.Load(Path.Combine(student, "model.onnx"));
-        var t = teacher.PredictBatch(texts);
-        var s = distilled.PredictBatch(texts);
-        double agreement = texts.Select((_, i) => t[i].Label == s[i].Label ? 1.0 : 0.0).Average();
-        Console.WriteLine($"student with unlabeled texts agrees with its teacher on {agreement:P1} of 872 SST-2 dev sentences");
-        Assert.IsTrue(agreement >= 0.90, $"student-teacher agreement {agreement:P1} is below the bar of 90%");
+        // Measured 88.9% (147 augmented texts; 200 real sentences gave more): the bar leaves room for other CPUs.
+        AssertAgreesWithTeacher(student, "student with unlabeled texts", bar: 0.85);
 
         // Another student on the same rows and teacher reads these outputs instead of running the teacher again...
         string again = Path.Combine(_work, "student-reuse");
@@ -191,7 +199,7 @@ public sealed class EnsembleDistillationTests
             "--batch-size", "16", "--seed", "3", "--teacher", _ensemble, "--unlabeled", unlabeled, "--teacher-outputs", student];
         var reused = CliProcess.Run([.. sameRows, "--out", again]);
         Assert.AreEqual(0, reused.ExitCode, reused.Stderr + reused.Stdout);
-        StringAssert.Contains(reused.Stderr, $"teacher outputs: 500 rows read from {cache.FullName}, cached in {Path.Combine(again, "teacher-outputs.bin")}");
+        StringAssert.Contains(reused.Stderr, $"teacher outputs: {rows} rows read from {cache.FullName}, cached in {Path.Combine(again, "teacher-outputs.bin")}");
         CollectionAssert.AreEqual(File.ReadAllBytes(cache.FullName), File.ReadAllBytes(Path.Combine(again, "teacher-outputs.bin")));
         // ...and a run on other texts (here: without the unlabeled ones) is refused, not silently recomputed.
         var other = CliProcess.Run([.. sameRows.Where(a => a != "--unlabeled" && a != unlabeled), "--out", Path.Combine(_work, "student-other")]);
