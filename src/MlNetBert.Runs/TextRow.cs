@@ -52,18 +52,23 @@ public sealed class QuestionAnswerRow
     /// <summary>The question.</summary>
     public string Question { get; set; } = "";
 
-    /// <summary>The first gold answer's text.</summary>
-    public string TrainingAnswer { get; set; } = "";
+    /// <summary>Every gold answer's text; the first is trained on, validation scores against all (as SQuAD does).</summary>
+    public string[] TrainingAnswer { get; set; } = [];
 
-    /// <summary>Its character offset into <see cref="Context"/>.</summary>
-    public int AnswerIndex { get; set; }
+    /// <summary>Their character offsets into <see cref="Context"/>.</summary>
+    public int[] AnswerIndex { get; set; } = [];
 
-    internal static IDataView View(MLContext ml, IEnumerable<TabularRow> rows) => ml.Data.LoadFromEnumerable(rows.Select(r => new QuestionAnswerRow
+    internal static IDataView View(MLContext ml, IEnumerable<TabularRow> rows) => ml.Data.LoadFromEnumerable(rows.Select(r =>
     {
-        Question = r.Text,
-        Context = r.Text2 ?? "",
-        TrainingAnswer = r.Label ?? "",
-        AnswerIndex = (int)(r.Score ?? 0),
+        var answers = r.Answers is { Count: > 0 } all ? all
+            : r.Label is null ? [] : [new MlNetBert.Data.QuestionAnswering.GoldAnswer(r.Label, (int)(r.Score ?? 0))];
+        return new QuestionAnswerRow
+        {
+            Question = r.Text,
+            Context = r.Text2 ?? "",
+            TrainingAnswer = answers.Select(a => a.Text).ToArray(),
+            AnswerIndex = answers.Select(a => a.Start).ToArray(),
+        };
     }).ToList());
 }
 

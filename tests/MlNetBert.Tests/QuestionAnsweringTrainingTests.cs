@@ -19,6 +19,15 @@ public sealed class QaRow
     public int AnswerIndex { get; set; }
 }
 
+/// <summary>A question-answering row with every gold answer (vector <c>TrainingAnswer</c>/<c>AnswerIndex</c>).</summary>
+public sealed class QaAllAnswersRow
+{
+    public string Context { get; set; } = "";
+    public string Question { get; set; } = "";
+    public string[] TrainingAnswer { get; set; } = [];
+    public int[] AnswerIndex { get; set; } = [];
+}
+
 public sealed class QaPrediction
 {
     public string[] Answer { get; set; } = [];
@@ -54,6 +63,14 @@ public sealed class QuestionAnsweringTrainingTests
         AnswerIndex = e.TrainingAnswer?.Start ?? 0,
     };
 
+    private static QaAllAnswersRow AllAnswersRow(QuestionAnswerExample e) => new()
+    {
+        Context = e.Context,
+        Question = e.Question,
+        TrainingAnswer = e.Answers.Select(a => a.Text).ToArray(),
+        AnswerIndex = e.Answers.Select(a => a.Start).ToArray(),
+    };
+
     [ClassInitialize]
     public static void Train(TestContext _)
     {
@@ -69,6 +86,8 @@ public sealed class QuestionAnsweringTrainingTests
             MaxSequenceLength = MaxLength,
             DocStride = 64,
             Seed = 7,
+            // Validated once, after the epoch, against every gold answer (see ValidationInFit_...).
+            ValidationSet = _ml.Data.LoadFromEnumerable(_dev.Select(AllAnswersRow).ToList()),
         };
         var clock = Stopwatch.StartNew();
         _model = _ml.MulticlassClassification.Trainers.BertQuestionAnswer(options: options)
@@ -109,6 +128,44 @@ public sealed class QuestionAnsweringTrainingTests
         Assert.IsTrue(m.ExactMatch >= ExactMatchBar, $"exact match {m.ExactMatch:F3} is below the {ExactMatchBar} bar");
         Assert.IsTrue(m.ExactMatch >= untrained.ExactMatch + 0.05, $"exact match {m.ExactMatch:F3} is not clearly above the untrained model's {untrained.ExactMatch:F3}");
         Assert.IsTrue(m.F1 > untrained.F1 && m.F1 > baseline.F1, $"F1 {m.F1:F3} is not above the untrained model's {untrained.F1:F3} and the first sentence's {baseline.F1:F3}");
+    }
+
+    [TestMethod]
+    public void ValidationInFit_WithVectorAnswerColumns_ScoresAgainstEveryGoldAnswer()
+    {
+        var epoch = _bert.Model.History!.Epochs.Single();
+        var best = _predictions.Select(p => p.Answers!.FirstOrDefault()?.Text).ToList();
+        double all = SquadMetrics.Compute(best, Gold(_dev)).F1;
+        double first = SquadMetrics.Compute(best, _dev.Select(e => (IReadOnlyList<string>)[e.Answers[0].Text]).ToList()).F1;
+        Console.WriteLine($"validation F1 in Fit {epoch.ValidationMetric:F4}; the model's answers against every gold answer {all:F4}, against the first only {first:F4}; "
+            + $"{_dev.Average(e => e.Answers.Count):F2} gold answers per question");
+        Assert.AreEqual(all, epoch.ValidationMetric!.Value, 1e-9, "the per-epoch F1 is not SQuAD's best over every gold answer");
+        Assert.IsTrue(all > first, $"on these questions a later gold answer should raise F1 ({all:F4} against {first:F4} for the first only), or the check above cannot tell the two apart");
+    }
+
+    [TestMethod]
+    public void VectorAnswers_WithAScalarOffset_OrUnequalLengths_AreRefusedByName()
+    {
+        var ml = new MLContext(seed: 1);
+        var trainer = ml.MulticlassClassification.Trainers.BertQuestionAnswer();
+        var mixed = ml.Data.LoadFromEnumerable(new[] { new QaMixedRow { Context = "Ada Lee built it.", Question = "Who built it?", TrainingAnswer = ["Ada Lee"], AnswerIndex = 0 } });
+        var ex = Assert.ThrowsExactly<BadInputException>(() => trainer.Fit(mixed));
+        Assert.AreEqual("answer index column 'AnswerIndex' must be a vector of Int32 (each answer's character offset into the context, one per answer in 'TrainingAnswer'), found Int32", ex.Message);
+        var unequal = ml.Data.LoadFromEnumerable(new[]
+        {
+            new QaAllAnswersRow { Context = "Ada Lee built it.", Question = "Who built it?", TrainingAnswer = ["Ada Lee"], AnswerIndex = [0] },
+            new QaAllAnswersRow { Context = "Ada Lee built it.", Question = "Who?", TrainingAnswer = ["Ada Lee", "Ada"], AnswerIndex = [0] },
+        });
+        ex = Assert.ThrowsExactly<BadInputException>(() => trainer.Fit(unequal));
+        Assert.AreEqual("training data, row 2: column 'TrainingAnswer' has 2 answers but 'AnswerIndex' has 1 offsets", ex.Message);
+    }
+
+    private sealed class QaMixedRow
+    {
+        public string Context { get; set; } = "";
+        public string Question { get; set; } = "";
+        public string[] TrainingAnswer { get; set; } = [];
+        public int AnswerIndex { get; set; }
     }
 
     // The same checkpoint with a fresh (seeded) two-output head and no training, decoded the same way.

@@ -70,14 +70,16 @@ public static class BertCatalog
     /// in windows of <see cref="BertTrainingOptions.MaxSequenceLength"/> tokens sharing <see cref="BertTrainingOptions.DocStride"/>,
     /// answers searched over all windows (at most <see cref="BertTrainingOptions.MaxAnswerLength"/> sub-tokens). Column
     /// defaults are ML.NET's <c>QuestionAnswer</c> names: inputs <c>Context</c>, <c>Question</c>, <c>TrainingAnswer</c>
-    /// (the answer's text) and <c>AnswerIndex</c> (Int32, its character offset into the context); outputs <c>Answer</c>
+    /// (the answer's text) and <c>AnswerIndex</c> (Int32, its character offset into the context), or both as vectors
+    /// holding every gold answer of the question (the first is trained on; validation scores the best over all, as
+    /// SQuAD does); outputs <c>Answer</c>
     /// (the <paramref name="topK"/> best answers' texts) and <c>Score</c> (their probabilities over the candidate spans).
     /// </summary>
     /// <param name="catalog">ML.NET's multiclass trainers.</param>
     /// <param name="contextColumnName">The context (Text).</param>
     /// <param name="questionColumnName">The question (Text).</param>
-    /// <param name="trainingAnswerColumnName">The answer's text (Text), as it appears in the context.</param>
-    /// <param name="answerIndexColumnName">The answer's character offset into the context (Int32).</param>
+    /// <param name="trainingAnswerColumnName">The answer's text (Text), as it appears in the context; or every gold answer (a vector of Text).</param>
+    /// <param name="answerIndexColumnName">The answer's character offset into the context (Int32); or one per answer (a vector of Int32).</param>
     /// <param name="predictedAnswerColumnName">Output: the best answers' texts (a vector of Text).</param>
     /// <param name="scoreColumnName">Output: their probabilities (a vector of Single).</param>
     /// <param name="topK">Answers per question, best first.</param>

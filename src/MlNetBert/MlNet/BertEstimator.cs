@@ -45,13 +45,7 @@ public sealed class BertEstimator : IEstimator<BertTransformer>
             Task.CheckLabelColumn(label);
         }
         if (Task.ReadsAnswerSpan)
-        {
-            string name = _options.AnswerIndexColumnName;
-            if (!MlNetSchema.TryFind(inputSchema, name, out var index))
-                throw new BadInputException($"answer index column '{name}' (AnswerIndexColumnName) not found in the input (columns: {string.Join(", ", inputSchema.Select(c => c.Name))})");
-            if (index.Kind != SchemaShape.Column.VectorKind.Scalar || index.ItemType != NumberDataViewType.Int32)
-                throw new BadInputException($"answer index column '{name}' must be a scalar Int32 (the answer's character offset into the context), found {MlNetSchema.Describe(index)}");
-        }
+            CheckAnswerIndex(inputSchema, where: null);
         if (Task.EncodesPairSeparately && _options.Text2ColumnName is null)
             throw new BadInputException($"task '{Task.Name}' trains on pairs of texts: set Text2ColumnName");
         var builder = new DataViewSchema.Builder();
@@ -146,12 +140,21 @@ public sealed class BertEstimator : IEstimator<BertTransformer>
     {
         bool readsLabel = withLabel && Task.ReadsLabel;
         var schema = data.Schema;
+        if (readsLabel && Task.ReadsAnswerSpan)
+        {
+            // The training data's columns were checked by GetOutputSchema; a validation set's are checked here.
+            var shape = MlNetSchema.ShapeOf(schema);
+            if (!MlNetSchema.TryFind(shape, _options.LabelColumnName, out var label))
+                throw new BadInputException($"{what}: answer column '{_options.LabelColumnName}' not found in the input (columns: {string.Join(", ", shape.Select(c => c.Name))})");
+            Task.CheckLabelColumn(label);
+            CheckAnswerIndex(shape, what);
+        }
         var columns = new List<DataViewSchema.Column> { schema[_options.TextColumnName] };
         if (readsLabel)
             columns.Add(schema[_options.LabelColumnName]);
         if (_options.Text2ColumnName is { } t2)
             columns.Add(schema[t2]);
-        if (Task.ReadsAnswerSpan)
+        if (readsLabel && Task.ReadsAnswerSpan)
             columns.Add(schema[_options.AnswerIndexColumnName]);
         var rows = new List<DataRow>();
         using var cursor = data.GetRowCursor(columns);
@@ -162,10 +165,7 @@ public sealed class BertEstimator : IEstimator<BertTransformer>
         ValueGetter<uint>? key = readsLabel && Task.KeyLabel && !Task.TokenLevel ? cursor.GetGetter<uint>(schema[_options.LabelColumnName]) : null;
         ValueGetter<float>? score = readsLabel && !Task.KeyLabel && !Task.ReadsAnswerSpan ? cursor.GetGetter<float>(schema[_options.LabelColumnName]) : null;
         // Question answering reads the answer's text and its offset into the context.
-        var answerText = Task.ReadsAnswerSpan ? cursor.GetGetter<ReadOnlyMemory<char>>(schema[_options.LabelColumnName]) : null;
-        var answerIndex = Task.ReadsAnswerSpan ? cursor.GetGetter<int>(schema[_options.AnswerIndexColumnName]) : null;
-        ReadOnlyMemory<char> answer = default;
-        int index = 0;
+        var answers = readsLabel && Task.ReadsAnswerSpan ? AnswerReader(cursor, schema, what) : null;
         VBuffer<uint> ks = default;
         uint k = 0;
         float s = 0;
@@ -176,18 +176,73 @@ public sealed class BertEstimator : IEstimator<BertTransformer>
             key?.Invoke(ref k);
             keys?.Invoke(ref ks);
             score?.Invoke(ref s);
-            answerText?.Invoke(ref answer);
-            answerIndex?.Invoke(ref index);
             if (score is not null && !float.IsFinite(s))
                 throw new BadInputException($"{what}, row {cursor.Position + 1}: column '{_options.LabelColumnName}' value {s} is not a finite number");
             rows.Add(new DataRow(cursor.Position, a, text2 is null ? null : b,
                 new LabelValue(k, s)
                 {
                     Keys = keys is null ? null : ks.DenseValues().ToArray(),
-                    Answers = answerText is null ? null : [new Data.QuestionAnswering.GoldAnswer(answer.ToString(), index)],
+                    Answers = answers?.Invoke(cursor.Position),
                 }));
         }
         return rows;
+    }
+
+    /// <summary>
+    /// The answer index column beside the answer column: a scalar Int32 beside a scalar answer, a vector of Int32
+    /// beside a vector of answers (every gold answer of a question, the first trained on; validation scores against
+    /// every one, as SQuAD does).
+    /// </summary>
+    private void CheckAnswerIndex(SchemaShape inputSchema, string? where)
+    {
+        string name = _options.AnswerIndexColumnName;
+        string prefix = where is null ? "" : where + ": ";
+        if (!MlNetSchema.TryFind(inputSchema, name, out var index))
+            throw new BadInputException($"{prefix}answer index column '{name}' (AnswerIndexColumnName) not found in the input (columns: {string.Join(", ", inputSchema.Select(c => c.Name))})");
+        bool vector = MlNetSchema.TryFind(inputSchema, _options.LabelColumnName, out var answer) && answer.Kind != SchemaShape.Column.VectorKind.Scalar;
+        if (index.ItemType != NumberDataViewType.Int32 || (index.Kind == SchemaShape.Column.VectorKind.Scalar) == vector)
+        {
+            string expected = vector ? $"a vector of Int32 (each answer's character offset into the context, one per answer in '{_options.LabelColumnName}')"
+                : "a scalar Int32 (the answer's character offset into the context)";
+            throw new BadInputException($"{prefix}answer index column '{name}' must be {expected}, found {MlNetSchema.Describe(index)}");
+        }
+    }
+
+    /// <summary>
+    /// Reads a question's gold answers: one from scalar answer and index columns, or all of them from vector columns of
+    /// equal length (a length mismatch names the row).
+    /// </summary>
+    private Func<long, IReadOnlyList<Data.QuestionAnswering.GoldAnswer>> AnswerReader(DataViewRowCursor cursor, DataViewSchema schema, string what)
+    {
+        var textColumn = schema[_options.LabelColumnName];
+        var indexColumn = schema[_options.AnswerIndexColumnName];
+        if (textColumn.Type is not VectorDataViewType)
+        {
+            var text = cursor.GetGetter<ReadOnlyMemory<char>>(textColumn);
+            var index = cursor.GetGetter<int>(indexColumn);
+            ReadOnlyMemory<char> t = default;
+            int i = 0;
+            return _ =>
+            {
+                text(ref t);
+                index(ref i);
+                return [new Data.QuestionAnswering.GoldAnswer(t.ToString(), i)];
+            };
+        }
+        var texts = cursor.GetGetter<VBuffer<ReadOnlyMemory<char>>>(textColumn);
+        var indices = cursor.GetGetter<VBuffer<int>>(indexColumn);
+        VBuffer<ReadOnlyMemory<char>> ts = default;
+        VBuffer<int> xs = default;
+        return position =>
+        {
+            texts(ref ts);
+            indices(ref xs);
+            var a = ts.DenseValues().ToArray();
+            var x = xs.DenseValues().ToArray();
+            if (a.Length != x.Length)
+                throw new BadInputException($"{what}, row {position + 1}: column '{textColumn.Name}' has {a.Length} answers but '{indexColumn.Name}' has {x.Length} offsets");
+            return a.Select((answer, k) => new Data.QuestionAnswering.GoldAnswer(answer.ToString(), x[k])).ToArray();
+        };
     }
 
     private static void CheckText(SchemaShape schema, string name, string option, bool words)

@@ -58,8 +58,8 @@ public sealed class QuestionAnswerTraining : TrainingTask
 
     public override void CheckLabelColumn(SchemaShape.Column label)
     {
-        if (label.Kind != SchemaShape.Column.VectorKind.Scalar || label.ItemType is not TextDataViewType)
-            throw new BadInputException($"answer column '{label.Name}' must be a scalar string (the answer's text), found {MlNetSchema.Describe(label)}");
+        if (label.ItemType is not TextDataViewType)
+            throw new BadInputException($"answer column '{label.Name}' must be a string (the answer's text) or a vector of strings (every gold answer, the first trained on), found {MlNetSchema.Describe(label)}");
     }
 
     /// <summary>Records the windows' stride, the longest answer and the answer count in the card.</summary>
