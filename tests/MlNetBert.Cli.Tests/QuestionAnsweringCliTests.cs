@@ -48,6 +48,9 @@ public sealed class QuestionAnsweringCliTests
         var final = JsonNode.Parse(File.ReadAllText(Path.Combine(_run, "metrics.json")))!["final"]!;
         Assert.AreEqual(20, final["count"]!.GetValue<int>());
         Assert.IsTrue(final["f1"]!.GetValue<double>() is >= 0 and <= 1);
+        // One epoch: the per-epoch validation F1 (inside Fit) is the final evaluation's, the same questions and golds.
+        var epoch = JsonNode.Parse(File.ReadAllText(Path.Combine(_run, "metrics.json")))!["epochs"]![0]!;
+        Assert.AreEqual(final["f1"]!.GetValue<double>(), epoch["validation_f1"]!.GetValue<double>(), 1e-9);
         var parity = JsonNode.Parse(File.ReadAllText(Path.Combine(_run, "parity.json")))!;
         Assert.IsTrue(parity["max_abs_difference"]!.GetValue<double>() <= 1e-4, parity.ToJsonString());
         Assert.AreEqual(1.0, parity["argmax_agreement"]!.GetValue<double>(), "every validation question's best span is the same in ONNX");
