@@ -85,6 +85,8 @@ public sealed class BertEstimator : IEstimator<BertTransformer>
         List<TrainingExample>? validExamples = null;
         if (_options.ValidationSet is { } validSet)
         {
+            if (Task.ReadsAnswerSpan)
+                CheckValidationAnswers(validSet.Schema);
             GetOutputSchema(MlNetSchema.ShapeOf(validSet.Schema));
             validExamples = Examples(ReadRows(validSet, "validation data"), KeyNames(validSet), "validation data");
         }
@@ -140,15 +142,6 @@ public sealed class BertEstimator : IEstimator<BertTransformer>
     {
         bool readsLabel = withLabel && Task.ReadsLabel;
         var schema = data.Schema;
-        if (readsLabel && Task.ReadsAnswerSpan)
-        {
-            // The training data's columns were checked by GetOutputSchema; a validation set's are checked here.
-            var shape = MlNetSchema.ShapeOf(schema);
-            if (!MlNetSchema.TryFind(shape, _options.LabelColumnName, out var label))
-                throw new BadInputException($"{what}: answer column '{_options.LabelColumnName}' not found in the input (columns: {string.Join(", ", shape.Select(c => c.Name))})");
-            Task.CheckLabelColumn(label);
-            CheckAnswerIndex(shape, what);
-        }
         var columns = new List<DataViewSchema.Column> { schema[_options.TextColumnName] };
         if (readsLabel)
             columns.Add(schema[_options.LabelColumnName]);
@@ -186,6 +179,20 @@ public sealed class BertEstimator : IEstimator<BertTransformer>
                 }));
         }
         return rows;
+    }
+
+    /// <summary>
+    /// A validation set's answer columns (the training data's are checked by <see cref="GetOutputSchema"/>), so a
+    /// wrong type is named before any row is read.
+    /// </summary>
+    private void CheckValidationAnswers(DataViewSchema schema)
+    {
+        const string What = "validation data";
+        var shape = MlNetSchema.ShapeOf(schema);
+        if (!MlNetSchema.TryFind(shape, _options.LabelColumnName, out var label))
+            throw new BadInputException($"{What}: answer column '{_options.LabelColumnName}' not found in the input (columns: {string.Join(", ", shape.Select(c => c.Name))})");
+        Task.CheckLabelColumn(label);
+        CheckAnswerIndex(shape, What);
     }
 
     /// <summary>
